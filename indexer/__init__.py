@@ -1,0 +1,1 @@
+"""Turns library files into an index: chunking, embedding, atomic builds, upload conversion."""

@@ -1,0 +1,195 @@
+"""The ``kb`` command: a thin shell over the library; every error becomes one clean message."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kb.errors import KBError
+from kb.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+def _emit(data, as_json: bool, render) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        render(data)
+
+
+def handle_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KBError as exc:
+            click.echo(f"错误：{exc.message}", err=True)
+            for item in (exc.detail if isinstance(exc.detail, list) else [])[:50]:
+                click.echo(f"  {item}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--library", type=click.Path(path_type=Path), envvar="KB_LIBRARY", help="资料库文件夹")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="KB_DATA_DIR", help="数据文件夹")
+@click.pass_context
+def cli(ctx: click.Context, library: Path | None, data_dir: Path | None) -> None:
+    """红领资源库：点单选题、资料库按需供给、到阵地灵活使用。"""
+    overrides = {k: v for k, v in {"library": library, "data_dir": data_dir}.items() if v is not None}
+    ctx.obj = Settings(**overrides)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """检查文档（默认检查整个资料库），逐条列出 文件:行: 字段: 问题。"""
+    from kb.library import validate as run
+
+    checked, problems = run(list(paths), _settings(ctx).library)
+    data = {"checked": checked, "problems": [p.__dict__ for p in problems], "ok": not problems}
+
+    def render(_):
+        for problem in problems:
+            click.echo(str(problem))
+        verdict = "全部通过" if not problems else f"发现 {len(problems)} 处问题"
+        click.echo(f"共检查 {checked} 个文档，{verdict}。", err=bool(problems))
+
+    _emit(data, as_json, render)
+    sys.exit(1 if problems else 0)
+
+
+class TqdmProgress:
+    """Progress bars on stderr for the long stages of a build."""
+
+    LABELS = {"chunk": "切块", "embed": "向量化"}
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total < 2:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="块",
+                                          file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _kb(ctx: click.Context):
+    from kb.service import KB
+
+    return KB(_settings(ctx))
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="丢弃旧索引，全部重新建立")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 报告新增/更新/删除的文档")
+@click.option("--quiet", is_flag=True, help="不显示进度条")
+@click.pass_context
+@handle_errors
+def index(ctx: click.Context, rebuild: bool, as_json: bool, quiet: bool) -> None:
+    """建立或增量更新索引（只为变化的文档重新计算向量）。"""
+    from indexer.build import update_index
+
+    progress = TqdmProgress(enabled=not quiet)
+    try:
+        report = update_index(_kb(ctx), rebuild=rebuild, progress=progress)
+    finally:
+        progress.close()
+
+    def render(_):
+        for item in report.skipped:
+            click.echo(f"跳过无效文档：{item}", err=True)
+        click.echo(
+            f"索引已更新：新增 {len(report.added)}，更新 {len(report.updated)}，删除 {len(report.removed)}，"
+            f"未变 {report.unchanged}；新计算向量 {report.chunks_embedded} 块，"
+            f"共 {report.chunks_total} 块，用时 {report.seconds:.1f} 秒。"
+        )
+
+    _emit(report.to_dict(), as_json, render)
+
+
+def _filter_options(fn):
+    options = [
+        click.option("--kind", multiple=True, help="类型：case/lecture/site/plan/venue/policy"),
+        click.option("--theme", "themes", multiple=True, help="主题（取自 themes.yaml）"),
+        click.option("--format", "formats", multiple=True, help="活动形式"),
+        click.option("--audience", multiple=True, help="受众"),
+        click.option("--duration", type=int, help="可用时长（分钟）"),
+        click.option("--headcount", type=int, help="人数"),
+        click.option("--status", multiple=True, help="状态，默认只看已发布"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _filters(kb, values: dict):
+    from kb.filters import Filters
+
+    keys = ("kind", "themes", "formats", "audience", "duration", "headcount", "status")
+    return Filters.build(kb.vocab, **{k: values.get(k) for k in keys})
+
+
+def _render_hits(hits: list[dict]) -> None:
+    from kb.schema import KINDS
+
+    if not hits:
+        click.echo("没有找到匹配的资料。")
+    for rank, hit in enumerate(hits, 1):
+        click.echo(f"{rank:>2}. [{KINDS[hit['kind']]}] {hit['title']}  ({hit['doc_id']})")
+        if hit["why"]:
+            click.echo(f"    为什么：{'；'.join(hit['why'])}")
+        passage = hit["passage"].replace("\n", " ")
+        click.echo(f"    {hit['heading'] + '：' if hit['heading'] else ''}{passage[:90]}…")
+
+
+@cli.command()
+@click.argument("query")
+@_filter_options
+@click.option("--limit", default=10, show_default=True, help="返回条数")
+@click.option("--mode", type=click.Choice(["hybrid", "keyword", "dense"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def search(ctx: click.Context, query: str, limit: int, mode: str, as_json: bool, **values) -> None:
+    """按自己的话查找资料，例如：kb search "清明节带大家去缅怀先烈" --kind case"""
+    kb = _kb(ctx)
+    result = kb.searcher.search(query, _filters(kb, values), limit=limit, mode=mode)
+
+    def render(data):
+        for notice in data["notices"]:
+            click.echo(f"提示：{notice}", err=True)
+        _render_hits(data["hits"])
+
+    _emit(result.to_dict(), as_json, render)
+
+
+def main() -> None:
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    main()

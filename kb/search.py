@@ -1,0 +1,207 @@
+"""Hybrid search: dense (e5 + FAISS) and keyword (BM25 over jieba terms) fused per document."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from kb.embed import Embedder
+from kb.filters import Filters
+from kb.fusion import best_per_group, ranked, rrf, weighted
+from kb.index import ChunkRecord, DocRecord, Index
+from kb.query import Query, understand
+from kb.vocab import Vocabulary
+
+MODES = ("hybrid", "keyword", "dense")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The knobs `kb eval` compares; the defaults are the measured best (see README)."""
+
+    fusion: str = "rrf"  # rrf | weighted
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    vocab_weight: float = 1.0  # the vote of documents tagged with the themes/formats the query names
+    pool: int = 100  # chunks taken from each method before fusion
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    title: str
+    kind: str
+    score: float
+    passage: str
+    heading: str
+    chunk_id: int | None
+    why: list[str]
+    terms: list[str]
+    doc: DocRecord
+
+    def to_dict(self) -> dict:
+        return {
+            "doc_id": self.doc_id, "title": self.title, "kind": self.kind, "score": round(self.score, 5),
+            "passage": self.passage, "heading": self.heading, "why": self.why, "terms": self.terms,
+            "summary": self.doc.summary, "themes": self.doc.themes, "formats": self.doc.formats,
+            "duration_minutes": self.doc.to_dict()["duration_minutes"],
+            "headcount": self.doc.to_dict()["headcount"],
+        }
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    hits: list[Hit]
+    filters: Filters
+    mode: str
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query.text, "mode": self.mode, "filters": self.filters.to_dict(),
+            "notices": self.notices, "understood": {
+                "themes": list(self.query.themes), "formats": list(self.query.formats),
+                "audience": list(self.query.audience), "terms": self.query.terms,
+            },
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+class Searcher:
+    """Finds documents. Reloads the index by itself when a new build is swapped in."""
+
+    def __init__(self, index_root: Path, embedder: Embedder, vocab: Vocabulary,
+                 config: SearchConfig | None = None):
+        self.index_root = index_root
+        self.embedder = embedder
+        self.vocab = vocab
+        self.config = config or SearchConfig()
+        self._index: Index | None = None
+        self._target: str | None = None
+        self._lock = threading.Lock()
+
+    def index(self) -> Index:
+        link = self.index_root / "current"
+        try:
+            target = os.readlink(link)
+        except OSError:
+            target = None
+        with self._lock:
+            if self._index is None or target != self._target:
+                fresh = Index.open(self.index_root, expected_model=self.embedder.model_id)
+                self._index, self._target = fresh, target
+            return self._index
+
+    def admitted(self, filters: Filters) -> tuple[list[DocRecord], list[int] | None]:
+        """Documents that pass the filters, and their chunk ids (None when nothing is filtered out)."""
+        index = self.index()
+        docs = [d for d in index.docs.values() if filters.admits(d)]
+        if len(docs) == len(index.docs):
+            return docs, None
+        return docs, index.chunk_ids_for([d.id for d in docs])
+
+    def search(self, text: str, filters: Filters | None = None, *, limit: int = 10, mode: str = "hybrid",
+               boosts: Mapping[str, float] | None = None, exclude: Collection[str] = (),
+               config: SearchConfig | None = None) -> SearchResult:
+        """Rank documents for a query; ``boosts`` (doc id → weight) nudge documents up, in RRF units."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode}")
+        cfg = config or self.config
+        filters = filters or Filters()
+        query = understand(text, self.vocab)
+        index = self.index()
+        docs, allowed = self.admitted(filters)
+        admitted = {d.id for d in docs} - set(exclude)
+
+        keyword: list[tuple[int, float]] = []
+        dense: list[tuple[int, float]] = []
+        if mode in ("hybrid", "keyword") and (allowed is None or allowed):
+            keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
+        if mode in ("hybrid", "dense") and (allowed is None or allowed):
+            dense = index.dense(self.embedder.embed_query(query.text), cfg.pool, allowed)
+        chunks = index.chunks({cid for cid, _ in keyword + dense})
+        owner = {cid: c.doc_id for cid, c in chunks.items()}
+        kw_docs = {d: s for d, s in best_per_group(dict(keyword), owner).items() if d in admitted}
+        dense_docs = {d: s for d, s in best_per_group(dict(dense), owner).items() if d in admitted}
+
+        rankings, weights, scores = [], [], []
+        if mode in ("hybrid", "dense"):
+            rankings.append(ranked(dense_docs)), weights.append(cfg.dense_weight), scores.append(dense_docs)
+        if mode in ("hybrid", "keyword"):
+            rankings.append(ranked(kw_docs)), weights.append(cfg.keyword_weight), scores.append(kw_docs)
+        vocab_docs = self._vocab_votes(query, docs, admitted, dense_docs) if mode == "hybrid" else {}
+        if vocab_docs and cfg.vocab_weight:
+            rankings.append(ranked(vocab_docs)), weights.append(cfg.vocab_weight), scores.append(vocab_docs)
+        if cfg.fusion == "weighted" and mode == "hybrid":
+            fused = weighted(scores, weights)
+            unit = 1.0
+        else:
+            fused = rrf(rankings, k=cfg.rrf_k, weights=weights)
+            unit = 1.0 / (cfg.rrf_k + 1)
+        for doc_id, weight in (boosts or {}).items():
+            if doc_id in fused or (doc_id in admitted and weight > 0 and doc_id in vocab_docs):
+                fused[doc_id] = fused.get(doc_id, 0.0) + weight * unit
+
+        chunk_rank = rrf([ranked(dict(dense)), ranked(dict(keyword))])
+        hits = [self._hit(doc_id, fused[doc_id], query, index, chunks, chunk_rank, dense_docs, kw_docs)
+                for doc_id in ranked(fused)[:limit]]
+        return SearchResult(query, hits, filters, mode, list(query.notices))
+
+    def _vocab_votes(self, query: Query, docs: list[DocRecord], admitted: set[str],
+                     dense_docs: Mapping[str, float]) -> dict[str, float]:
+        """Documents tagged with a theme or format the query names, most matches first."""
+        if not query.themes and not query.formats:
+            return {}
+        votes = {}
+        for doc in docs:
+            if doc.id not in admitted:
+                continue
+            matches = 2 * len(set(doc.themes) & set(query.themes)) + len(set(doc.formats) & set(query.formats))
+            if matches:
+                votes[doc.id] = matches + 0.5 * dense_docs.get(doc.id, 0.0)
+        return votes
+
+    def _hit(self, doc_id: str, score: float, query: Query, index: Index, chunks: Mapping[int, ChunkRecord],
+             chunk_rank: Mapping[int, float], dense_docs, kw_docs) -> Hit:
+        doc = index.docs[doc_id]
+        own = [cid for cid, c in chunks.items() if c.doc_id == doc_id and cid in chunk_rank]
+        best = chunks[max(own, key=lambda cid: (chunk_rank[cid], -cid))] if own else None
+        if best is None:
+            card = index.doc_chunks(doc_id)
+            best = card[0] if card else None
+        passage = best.text if best else doc.summary
+        why, terms = explain(query, doc, passage, in_dense=doc_id in dense_docs, in_keyword=doc_id in kw_docs)
+        return Hit(doc_id, doc.title, doc.kind, score, passage, best.heading if best else "",
+                   best.id if best else None, why, terms, doc)
+
+    def similar_vector(self, doc_id: str):
+        return self.index().doc_vector(doc_id)
+
+    def with_config(self, **changes) -> Searcher:
+        clone = Searcher(self.index_root, self.embedder, self.vocab, replace(self.config, **changes))
+        clone._index, clone._target = self._index, self._target
+        return clone
+
+
+def explain(query: Query, doc: DocRecord, passage: str, *, in_dense: bool, in_keyword: bool) -> tuple[list[str], list[str]]:
+    """A short, human "why": the themes and formats the order named, the words found."""
+    why: list[str] = []
+    for theme in doc.themes:
+        if theme in query.themes:
+            words = [w for w in query.themes[theme] if w != theme]
+            why.append(f"主题“{theme}”" + (f"（{'、'.join(words[:3])}）" if words else ""))
+    for fmt in doc.formats:
+        if fmt in query.formats:
+            why.append(f"形式“{fmt}”")
+    haystack = f"{doc.title}\n{doc.summary}\n{passage}".lower()
+    terms = [t for t in dict.fromkeys(query.terms) if len(t) >= 2 and t in haystack]
+    if terms:
+        why.append("命中：" + "、".join(terms[:6]))
+    if in_dense and not terms and not why:
+        why.append("内容语义相近")
+    return why, terms

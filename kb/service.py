@@ -1,0 +1,50 @@
+"""The objects a running product shares (library, vocabulary, embedder, searcher), built lazily."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from kb.calendar import Calendar, load_calendar
+from kb.embed import Embedder, get_embedder
+from kb.library import Library, load_library
+from kb.search import Searcher
+from kb.settings import Settings
+from kb.vocab import Vocabulary
+
+
+class KB:
+    """One per process: what the CLI commands and the web app both stand on."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
+        self.settings = settings or Settings()
+        self._embedder = embedder
+        self._lock = threading.RLock()
+        self._library: Library | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                s = self.settings
+                self._embedder = get_embedder(s.embedder, s.model, s.threads)
+            return self._embedder
+
+    @functools.cached_property
+    def vocab(self) -> Vocabulary:
+        return self.library().vocab
+
+    @functools.cached_property
+    def calendar(self) -> Calendar:
+        return load_calendar(self.settings.library, self.vocab)
+
+    def library(self, *, reload: bool = False) -> Library:
+        """The library as last read; ``reload`` re-reads the folder (after a curator's change)."""
+        with self._lock:
+            if self._library is None or reload:
+                self._library = load_library(self.settings.library)
+            return self._library
+
+    @functools.cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.settings.index_root, self.embedder, self.vocab)
