@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, chunk_document
-from kb.document import Document
+from kb.document import Document, Span
 from kb.embed import Embedder
 from kb.errors import Conflict
 from kb.index import (DATABASE, FORMAT_VERSION, MANIFEST, SCHEMA, VECTORS, Chunk, connect,
@@ -84,6 +84,8 @@ def _insert_doc(db: sqlite3.Connection, doc: Document) -> None:
     data = doc.to_dict()
     data.pop("body", None)
     dur, head = doc.duration, doc.headcount
+    if head is None and isinstance(doc.meta.get("capacity"), int):
+        head = Span(1, doc.meta["capacity"])  # a venue holds up to its capacity
     db.execute(
         "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (doc.id, doc.kind, doc.status, doc.title, doc.summary, doc.content_hash,

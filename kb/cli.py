@@ -187,6 +187,40 @@ def search(ctx: click.Context, query: str, limit: int, mode: str, as_json: bool,
     _emit(result.to_dict(), as_json, render)
 
 
+@cli.command(name="eval")
+@click.option("--queries", type=click.Path(path_type=Path), help="评测集，默认 资料库/eval/queries.yaml")
+@click.option("--variants", is_flag=True, help="同时比较融合方式等候选方案")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def evaluate(ctx: click.Context, queries: Path | None, variants: bool, as_json: bool) -> None:
+    """在评测集上计算 nDCG@10、Recall@10、MRR@10（关键词 / 向量 / 混合）。"""
+    from kb.evaluate import evaluate_search, load_queries
+    from kb.search import SearchConfig
+
+    kb = _kb(ctx)
+    path = queries or kb.settings.library / "eval" / "queries.yaml"
+    labelled = load_queries(path, set(kb.library().documents))
+    runs: dict[str, dict] = {"keyword": {"mode": "keyword"}, "dense": {"mode": "dense"}, "hybrid": {}}
+    if variants:
+        runs.update({
+            "hybrid-no-vocab": {"config": SearchConfig(vocab_weight=0)},
+            "hybrid-weighted": {"config": SearchConfig(fusion="weighted")},
+            "hybrid-rrf-k20": {"config": SearchConfig(rrf_k=20)},
+            "hybrid-dense2": {"config": SearchConfig(dense_weight=2)},
+        })
+    scores = evaluate_search(kb.searcher, labelled, runs)
+    data = {"queries": len(labelled), "results": [s.to_dict() for s in scores]}
+
+    def render(_):
+        click.echo(f"评测集：{path}（{len(labelled)} 条点单）")
+        click.echo(f"{'方法':<18}{'nDCG@10':>9}{'Recall@10':>11}{'MRR@10':>9}")
+        for s in scores:
+            click.echo(f"{s.name:<18}{s.ndcg:>9.3f}{s.recall:>11.3f}{s.mrr:>9.3f}")
+
+    _emit(data, as_json, render)
+
+
 def main() -> None:
     cli(prog_name="kb")
 

@@ -93,3 +93,71 @@ def _isolate(tmp_path, monkeypatch):
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+SMALL_LIBRARY = [
+    "case/case-rotating-open-party-day.md",
+    "case/case-b-qingming-yuhuatai-lawfirm.md",
+    "case/case-a-backbone-micro-pairing.md",
+    "case/case-b-lianjie-fintech-compliance.md",
+    "case/case-a-my-film-party-lesson.md",
+    "lecture/lecture-b-yuhua-martyrs-spirit.md",
+    "lecture/lecture-a-liuxiang-jilv-chufen-tiaoli.md",
+    "lecture/lecture-a-ershida-qingnian.md",
+    "site/site-yuhuatai-martyrs-cemetery.md",
+    "site/site-meiyuan-xincun-memorial.md",
+    "plan/plan-qingming-martyrs-tribute.md",
+    "plan/plan-standard-party-day-90.md",
+    "plan/plan-integrity-warning-education-60.md",
+    "plan/plan-film-party-lecture.md",
+    "venue/venue-hongling-huijie.md",
+    "policy/policy-zhibu-gongzuo-tiaoli-2018.md",
+]
+
+
+def copy_library(target: Path, files: list[str] | None = None) -> Path:
+    """A library folder with the bundled vocabularies and some (or all) bundled documents."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("themes.yaml", "vocab.yaml", "calendar.yaml"):
+        shutil.copy(CORPUS / name, target / name)
+    if files is None:
+        shutil.copytree(CORPUS, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("eval"))
+    else:
+        for rel in files:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(CORPUS / rel, target / rel)
+    return target
+
+
+@pytest.fixture
+def small_library(tmp_path) -> Path:
+    return copy_library(tmp_path / "library", SMALL_LIBRARY)
+
+
+@pytest.fixture
+def small_kb(small_library, tmp_path):
+    """A KB over the small library with the hash embedder, index built."""
+    from indexer.build import update_index
+    from kb.service import KB
+    from kb.settings import Settings
+    from tests.fakes import HashEmbedder
+
+    kb = KB(Settings(library=small_library, data_dir=tmp_path / "data"), embedder=HashEmbedder())
+    update_index(kb)
+    return kb
+
+
+@pytest.fixture(scope="session")
+def full_kb(tmp_path_factory):
+    """The whole bundled library indexed once per session with the hash embedder."""
+    from indexer.build import update_index
+    from kb.service import KB
+    from kb.settings import Settings
+    from tests.fakes import HashEmbedder
+
+    root = tmp_path_factory.mktemp("full")
+    kb = KB(Settings(library=copy_library(root / "library"), data_dir=root / "data"), embedder=HashEmbedder())
+    update_index(kb)
+    return kb
