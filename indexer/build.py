@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, chunk_document
+from indexer.embcache import EmbeddingCache
 from kb.document import Document, Span
 from kb.embed import Embedder
 from kb.errors import Conflict
@@ -29,6 +30,7 @@ from kb.vectors import backend
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 KEEP_BUILDS = 2
+EMBEDDINGS = "embeddings.sqlite"
 
 
 @dataclass
@@ -114,7 +116,9 @@ def _copy_database(source: Path, target: Path) -> sqlite3.Connection:
 
 
 def _timestamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    """Build names sort in creation order (nanoseconds), readable at a glance."""
+    ns = time.time_ns()
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y%m%dT%H%M%S") + f".{ns % 10**9:09d}"
 
 
 def _cleanup(index_root: Path, keep: Path) -> None:
@@ -164,8 +168,14 @@ def build_index(
             db, vectors, old_hashes = _open_target(tmp, previous if reusable else None, embedder)
             if manifest.get("vocab_hash") != vocab_hash:
                 old_hashes = {k: "" for k in old_hashes}  # synonyms changed: refresh keyword terms
-            _apply_changes(db, vectors, library, old_hashes, embedder, chunk_chars, report, progress)
-            vectors = _right_sized(db, vectors, embedder.dimensions, exact_threshold)
+            cache = EmbeddingCache(index_root / EMBEDDINGS, embedder.model_id, embedder.dimensions)
+            try:
+                _apply_changes(db, vectors, library, old_hashes, embedder, cache, chunk_chars, report, progress)
+                vectors = _right_sized(db, vectors, cache, embedder.dimensions, exact_threshold)
+                if report.full_rebuild:
+                    cache.prune({r[0] for r in db.execute("SELECT hash FROM chunks")})
+            finally:
+                cache.close()
             vectors.save(tmp / VECTORS)
             report.chunks_total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             corpus_hash = hashlib.sha256(
@@ -213,7 +223,8 @@ def _open_target(tmp: Path, previous: Path | None, embedder: Embedder):
 
 
 def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], embedder: Embedder,
-                   chunk_chars: int, report: BuildReport, progress: Progress | None) -> None:
+                   cache: EmbeddingCache, chunk_chars: int, report: BuildReport,
+                   progress: Progress | None) -> None:
     docs = library.documents
     report.removed = sorted(set(old_hashes) - set(docs))
     changed: list[Document] = []
@@ -227,11 +238,6 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
         else:
             report.unchanged += 1
 
-    # Vectors of chunks whose passage text is unchanged are carried over, never re-embedded.
-    reuse: dict[str, bytes] = {}
-    for doc_id in [*report.removed, *(d.id for d in changed)]:
-        for chunk_hash, blob in db.execute("SELECT hash, vector FROM chunks WHERE doc_id = ?", [doc_id]):
-            reuse[chunk_hash] = blob
     dead: list[int] = []
     for doc_id in [*report.removed, *(d.id for d in changed if d.id in old_hashes)]:
         dead.extend(_delete_doc(db, doc_id))
@@ -242,9 +248,10 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
         chunks.extend(chunk_document(doc, library.vocab, chunk_chars))
         if progress:
             progress("chunk", i, len(changed))
-    missing = list({c.hash: c.passage for c in chunks if c.hash not in reuse}.items())
+    known = cache.get_many(c.hash for c in chunks)
+    missing = list({c.hash: c.passage for c in chunks if c.hash not in known}.items())
     report.chunks_embedded = len(missing)
-    report.chunks_reused = len(chunks) - sum(1 for c in chunks if c.hash not in reuse)
+    report.chunks_reused = sum(1 for c in chunks if c.hash in known)
     if missing:
         done = 0
 
@@ -254,35 +261,36 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
             if progress:
                 progress("embed", done, len(missing))
 
-        fresh = embedder.embed_passages([p for _, p in missing], progress=step)
-        reuse.update({h: v.astype(np.float32).tobytes() for (h, _), v in zip(missing, fresh, strict=True)})
+        for start in range(0, len(missing), 256):  # cache as we go: an interrupted build resumes
+            part = missing[start : start + 256]
+            fresh = embedder.embed_passages([p for _, p in part], progress=step)
+            batch = {h: v for (h, _), v in zip(part, fresh, strict=True)}
+            cache.put_many(batch)
+            known.update(batch)
 
     for doc in changed:
         _insert_doc(db, doc)
-    new_ids, new_vectors = [], []
+    new_ids = []
     for chunk in chunks:
-        blob = reuse[chunk.hash]
-        cur = db.execute(
-            "INSERT INTO chunks (doc_id, ordinal, heading, text, hash, vector) VALUES (?,?,?,?,?,?)",
-            (chunk.doc_id, chunk.ordinal, chunk.heading, chunk.text, chunk.hash, blob),
-        )
+        cur = db.execute("INSERT INTO chunks (doc_id, ordinal, heading, text, hash) VALUES (?,?,?,?,?)",
+                         (chunk.doc_id, chunk.ordinal, chunk.heading, chunk.text, chunk.hash))
         db.execute("INSERT INTO chunks_fts (rowid, title, body, meta) VALUES (?,?,?,?)",
                    (cur.lastrowid, chunk.title_terms, chunk.body_terms, chunk.meta_terms))
         new_ids.append(cur.lastrowid)
-        new_vectors.append(np.frombuffer(blob, dtype=np.float32))
     if new_ids:
-        vectors.add(np.vstack(new_vectors), np.asarray(new_ids, dtype=np.int64))
+        vectors.add(np.vstack([known[c.hash] for c in chunks]), np.asarray(new_ids, dtype=np.int64))
 
 
-def _right_sized(db, vectors, dimensions: int, exact_threshold: int):
-    """Switch between exact and IVF when the collection crosses the threshold (rebuilt from stored vectors)."""
+def _right_sized(db, vectors, cache: EmbeddingCache, dimensions: int, exact_threshold: int):
+    """Switch between exact and IVF when the collection crosses the threshold."""
     count = len(vectors)
     wants_exact = count < exact_threshold
     if getattr(vectors, "exact", True) == wants_exact:
         return vectors
-    rows = db.execute("SELECT id, vector FROM chunks").fetchall()
+    rows = db.execute("SELECT id, hash FROM chunks").fetchall()
+    stored = cache.get_many(r[1] for r in rows)
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    matrix = np.vstack([stored[r[1]] for r in rows])
     fresh = backend("faiss").create(dimensions, count, exact_threshold=exact_threshold, train=matrix)
     fresh.add(matrix, ids)
     return fresh

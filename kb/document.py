@@ -18,8 +18,11 @@ from kb.vocab import Vocabulary
 _md = MarkdownIt("commonmark").use(front_matter_plugin)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is reported, not raised."""
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):
+    """SafeLoader (libyaml when available) that leaves dates as text, so a bad date is reported, not raised."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -124,12 +127,20 @@ def _span_out(span: Span | None):
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int, int]:
-    """Return (front matter or None, body, front matter's first line, body's first line), 1-based."""
+    """Return (front matter or None, body, front matter's first line, body's first line), 1-based.
+
+    Same rule as markdown-it's front-matter plugin: a first line of ``---`` and the next line
+    that is ``---`` (or ``...``); a quick path for the common case, the plugin for the rest.
+    """
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].rstrip() == "---":
+        for i, line in enumerate(lines[1:], start=1):
+            if line.rstrip() in ("---", "..."):
+                return "".join(lines[1:i]).rstrip("\n"), "".join(lines[i + 1 :]), 2, i + 2
     tokens = _md.parse(text)
     if not tokens or tokens[0].type != "front_matter":
         return None, text, 1, 1
     end = tokens[0].map[1]
-    lines = text.splitlines(keepends=True)
     return tokens[0].content, "".join(lines[end:]), 2, end + 1
 
 
@@ -149,12 +160,20 @@ def body_chars(body: str) -> int:
 
 
 class _Checker:
-    def __init__(self, path: str, lines: dict[str, int], default_line: int, vocab: Vocabulary):
-        self.path, self.lines, self.default_line, self.vocab = path, lines, default_line, vocab
+    def __init__(self, path: str, fm_text: str, fm_line: int, vocab: Vocabulary):
+        self.path, self.fm_text, self.default_line, self.vocab = path, fm_text, fm_line, vocab
         self.problems: list[Problem] = []
+        self._lines: dict[str, int] | None = None
+
+    @property
+    def lines(self) -> dict[str, int]:
+        if self._lines is None:  # only composed when there is a problem to place
+            self._lines = _key_lines(self.fm_text, self.default_line)
+        return self._lines
 
     def add(self, fld: str, message: str, line: int | None = None) -> None:
-        self.problems.append(Problem(self.path, line or self.lines.get(fld, self.default_line), fld, message))
+        key = fld.split("[")[0]
+        self.problems.append(Problem(self.path, line or self.lines.get(key, self.default_line), fld, message))
 
     def text(self, name: str, value) -> str | None:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -260,7 +279,7 @@ def parse_document(text: str, path: str | Path, vocab: Vocabulary) -> tuple[Docu
     if not isinstance(data, dict):
         return None, [Problem(shown, fm_line, "front matter", "front matter 应是“字段: 值”的映射")]
     data = {str(k): v for k, v in data.items()}
-    check = _Checker(shown, _key_lines(fm_text, fm_line), fm_line, vocab)
+    check = _Checker(shown, fm_text, fm_line, vocab)
 
     kind = data.get("kind")
     if kind not in KINDS:

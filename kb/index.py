@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS facets_by_value ON facets (facet, value);
 CREATE INDEX IF NOT EXISTS facets_by_doc ON facets (doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL, heading TEXT NOT NULL,
-    text TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL
+    text TEXT NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (hash);
@@ -46,6 +46,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, meta, toke
 """
 # Column weights for bm25(): a title hit counts most, then the vocabulary terms, then body text.
 BM25_WEIGHTS = (3.0, 1.0, 1.5)
+COMMON_SHARE = 0.3  # terms in more of the chunks than this carry (almost) no BM25 weight
+BUSY_SHARE = 0.1
+BUSY_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class Index:
             )
         self.vectors = backend(self.manifest["vector_index"]["backend"]).load(build / VECTORS)
         self._local = threading.local()
+        self._df: dict[str, int] = {}
         self.docs: dict[str, DocRecord] = {}
         for row in self.db.execute("SELECT * FROM docs"):
             data = json.loads(row["data"])
@@ -160,6 +164,14 @@ class Index:
                 updated=row["updated"] or "", path=row["path"] or "",
                 meta={k: v for k, v in data.items() if k not in _CORE},
             )
+        self.published = frozenset(d.id for d in self.docs.values() if d.status == "published")
+        self.by_theme: dict[str, set[str]] = {}
+        self.by_format: dict[str, set[str]] = {}
+        for doc in self.docs.values():
+            for theme in doc.themes:
+                self.by_theme.setdefault(theme, set()).add(doc.id)
+            for fmt in doc.formats:
+                self.by_format.setdefault(fmt, set()).add(doc.id)
 
     @classmethod
     def open(cls, index_root: Path, expected_model: str | None = None) -> Index:
@@ -173,6 +185,7 @@ class Index:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = connect(self.build / DATABASE, readonly=True)
+            conn.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, 'chunks_fts', 'row')")
         return conn
 
     @property
@@ -188,9 +201,31 @@ class Index:
             found.extend(r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part))
         return found
 
+    @property
+    def chunk_count(self) -> int:
+        return self.manifest.get("chunks") or 1
+
+    def doc_frequency(self, term: str) -> int:
+        """How many chunks contain ``term`` (from FTS5's own vocabulary table, memoised)."""
+        if term not in self._df:
+            row = self.db.execute("SELECT doc FROM temp.terms WHERE term = ?", [term]).fetchone()
+            self._df[term] = row[0] if row else 0
+        return self._df[term]
+
+    def selective_terms(self, terms: Iterable[str]) -> list[str]:
+        """Drop terms too common to rank by. BM25 gives a term in over half the chunks no weight at all,
+        and scoring it costs a pass over those chunks; above ``BUSY_ROWS`` matched rows, terms in
+        over a tenth of the chunks go too, as long as a rarer term remains."""
+        unique = list(dict.fromkeys(t for t in terms if t.strip()))
+        n = self.chunk_count
+        kept = [t for t in unique if self.doc_frequency(t) <= COMMON_SHARE * n] or unique
+        if sum(self.doc_frequency(t) for t in kept) > BUSY_ROWS:
+            kept = [t for t in kept if self.doc_frequency(t) <= BUSY_SHARE * n] or kept
+        return kept
+
     def keyword(self, terms: Iterable[str], limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 index: (chunk id, score) best first; higher is better."""
-        query = fts_query(terms)
+        query = fts_query(self.selective_terms(terms))
         if not query:
             return []
         weights = ", ".join(map(str, BM25_WEIGHTS))
@@ -211,11 +246,15 @@ class Index:
         ids = list(ids)
         if not ids:
             return {}
-        rows = self.db.execute(
-            "SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps(ids)],
-        )
-        return {r["id"]: ChunkRecord(r["id"], r["doc_id"], r["ordinal"], r["heading"], r["text"]) for r in rows}
+        found = {}
+        for start in range(0, len(ids), 500):  # explicit rowids: SQLite looks each one up directly
+            part = ids[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                part)
+            found.update({r["id"]: ChunkRecord(r["id"], r["doc_id"], r["ordinal"], r["heading"], r["text"])
+                          for r in rows})
+        return found
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
         rows = self.db.execute(
@@ -225,10 +264,10 @@ class Index:
 
     def doc_vector(self, doc_id: str) -> np.ndarray | None:
         """The mean of a document's chunk vectors, normalised: what "a document like this" means."""
-        rows = self.db.execute("SELECT vector FROM chunks WHERE doc_id = ?", [doc_id]).fetchall()
-        if not rows:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", [doc_id])]
+        if not ids:
             return None
-        mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+        mean = self.vectors.reconstruct(ids).mean(axis=0)
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ def read_text(path: Path) -> tuple[str | None, Problem | None]:
         raw = path.read_bytes()
     except OSError as exc:
         return None, Problem(str(path), 1, "file", f"无法读取：{exc.strerror}")
+    return decode(path, raw)
+
+
+def decode(path: Path, raw: bytes) -> tuple[str | None, Problem | None]:
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -62,17 +67,34 @@ class Library:
         return self.root / kind / f"{doc_id}.md"
 
 
+# Parsed documents by path, reused while the file's bytes and the vocabulary are unchanged:
+# a long-running server re-reads a 10,000-document library in a fraction of a second.
+_parsed: dict[str, tuple[tuple, Document | None, list[Problem]]] = {}
+
+
+def _parse_file(path: Path, vocab: Vocabulary, vocab_key: str) -> tuple[Document | None, list[Problem]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(str(path), 1, "file", f"无法读取：{exc.strerror}")]
+    key = (hashlib.sha1(raw).digest(), vocab_key)
+    cached = _parsed.get(str(path))
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    text, problem = decode(path, raw)
+    doc, found = (None, [problem]) if problem else parse_document(text, path, vocab)
+    _parsed[str(path)] = (key, doc, found)
+    return doc, found
+
+
 def check_documents(paths: Iterable[Path], vocab: Vocabulary) -> tuple[list[Document], list[Problem]]:
     """Parse and validate files; also reports ids used by more than one file."""
     docs: list[Document] = []
     problems: list[Problem] = []
     seen: dict[str, Document] = {}
+    vocab_key = vocab.fingerprint()
     for path in paths:
-        text, problem = read_text(path)
-        if problem:
-            problems.append(problem)
-            continue
-        doc, found = parse_document(text, path, vocab)
+        doc, found = _parse_file(path, vocab, vocab_key)
         problems.extend(found)
         if doc is None:
             continue

@@ -111,11 +111,15 @@ def normalise(text: str) -> tuple[str, list[str]]:
 
 def understand(text: str, vocab: Vocabulary) -> Query:
     clean, notices = normalise(text)
-    terms = tokens(clean, vocab.all_words())
+    constraints = parse_constraints(clean)
+    topical = clean
+    for phrase in constraints.found:  # "一小时", "二十人" limit the kit; they are not what it is about
+        topical = topical.replace(phrase, " ")
+    terms = tokens(topical, vocab.all_words())
     if not terms:
         terms = [clean.lower()]
     return Query(
         text=clean, terms=terms,
         themes=vocab.mentions("themes", clean), formats=vocab.mentions("formats", clean),
-        audience=vocab.mentions("audience", clean), constraints=parse_constraints(clean), notices=notices,
+        audience=vocab.mentions("audience", clean), constraints=constraints, notices=notices,
     )

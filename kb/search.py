@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from kb.query import Query, understand
 from kb.vocab import Vocabulary
 
 MODES = ("hybrid", "keyword", "dense")
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Searcher:
         self._index: Index | None = None
         self._target: str | None = None
         self._lock = threading.Lock()
+        self._vectors: dict[str, object] = {}
 
     def index(self) -> Index:
         link = self.index_root / "current"
@@ -97,13 +100,16 @@ class Searcher:
                 self._index, self._target = fresh, target
             return self._index
 
-    def admitted(self, filters: Filters) -> tuple[list[DocRecord], list[int] | None]:
-        """Documents that pass the filters, and their chunk ids (None when nothing is filtered out)."""
+    def admitted(self, filters: Filters) -> tuple[set[str], list[int] | None]:
+        """Ids of documents that pass the filters, and their chunk ids (None when none is filtered out)."""
         index = self.index()
-        docs = [d for d in index.docs.values() if filters.admits(d)]
-        if len(docs) == len(index.docs):
-            return docs, None
-        return docs, index.chunk_ids_for([d.id for d in docs])
+        if filters == Filters():  # the common case: everything published
+            ids = set(index.published)
+        else:
+            ids = {d.id for d in index.docs.values() if filters.admits(d)}
+        if len(ids) == len(index.docs):
+            return ids, None
+        return ids, index.chunk_ids_for(ids)
 
     def search(self, text: str, filters: Filters | None = None, *, limit: int = 10, mode: str = "hybrid",
                boosts: Mapping[str, float] | None = None, exclude: Collection[str] = (),
@@ -115,15 +121,18 @@ class Searcher:
         filters = filters or Filters()
         query = understand(text, self.vocab)
         index = self.index()
-        docs, allowed = self.admitted(filters)
-        admitted = {d.id for d in docs} - set(exclude)
+        admitted, allowed = self.admitted(filters)
+        admitted -= set(exclude)
 
         keyword: list[tuple[int, float]] = []
         dense: list[tuple[int, float]] = []
-        if mode in ("hybrid", "keyword") and (allowed is None or allowed):
+        searchable = allowed is None or bool(allowed)
+        # The model (C, outside the GIL) embeds the query while SQLite runs the keyword search.
+        vector = _pool.submit(self.query_vector, query.text) if mode != "keyword" and searchable else None
+        if mode in ("hybrid", "keyword") and searchable:
             keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
-        if mode in ("hybrid", "dense") and (allowed is None or allowed):
-            dense = index.dense(self.embedder.embed_query(query.text), cfg.pool, allowed)
+        if vector is not None:
+            dense = index.dense(vector.result(), cfg.pool, allowed)
         chunks = index.chunks({cid for cid, _ in keyword + dense})
         owner = {cid: c.doc_id for cid, c in chunks.items()}
         kw_docs = {d: s for d, s in best_per_group(dict(keyword), owner).items() if d in admitted}
@@ -134,7 +143,7 @@ class Searcher:
             rankings.append(ranked(dense_docs)), weights.append(cfg.dense_weight), scores.append(dense_docs)
         if mode in ("hybrid", "keyword"):
             rankings.append(ranked(kw_docs)), weights.append(cfg.keyword_weight), scores.append(kw_docs)
-        vocab_docs = self._vocab_votes(query, docs, admitted, dense_docs) if mode == "hybrid" else {}
+        vocab_docs = self._vocab_votes(query, index, admitted, dense_docs) if mode == "hybrid" else {}
         if vocab_docs and cfg.vocab_weight:
             rankings.append(ranked(vocab_docs)), weights.append(cfg.vocab_weight), scores.append(vocab_docs)
         if cfg.fusion == "weighted" and mode == "hybrid":
@@ -152,19 +161,16 @@ class Searcher:
                 for doc_id in ranked(fused)[:limit]]
         return SearchResult(query, hits, filters, mode, list(query.notices))
 
-    def _vocab_votes(self, query: Query, docs: list[DocRecord], admitted: set[str],
+    @staticmethod
+    def _vocab_votes(query: Query, index: Index, admitted: set[str],
                      dense_docs: Mapping[str, float]) -> dict[str, float]:
         """Documents tagged with a theme or format the query names, most matches first."""
-        if not query.themes and not query.formats:
-            return {}
-        votes = {}
-        for doc in docs:
-            if doc.id not in admitted:
-                continue
-            matches = 2 * len(set(doc.themes) & set(query.themes)) + len(set(doc.formats) & set(query.formats))
-            if matches:
-                votes[doc.id] = matches + 0.5 * dense_docs.get(doc.id, 0.0)
-        return votes
+        votes: dict[str, float] = {}
+        for table, named, weight in ((index.by_theme, query.themes, 2.0), (index.by_format, query.formats, 1.0)):
+            for name in named:
+                for doc_id in table.get(name, set()) & admitted:
+                    votes[doc_id] = votes.get(doc_id, 0.0) + weight
+        return {d: v + 0.5 * dense_docs.get(d, 0.0) for d, v in votes.items()}
 
     def _hit(self, doc_id: str, score: float, query: Query, index: Index, chunks: Mapping[int, ChunkRecord],
              chunk_rank: Mapping[int, float], dense_docs, kw_docs) -> Hit:
@@ -178,6 +184,18 @@ class Searcher:
         why, terms = explain(query, doc, passage, in_dense=doc_id in dense_docs, in_keyword=doc_id in kw_docs)
         return Hit(doc_id, doc.title, doc.kind, score, passage, best.heading if best else "",
                    best.id if best else None, why, terms, doc)
+
+    def query_vector(self, text: str):
+        """The query's embedding, remembered for repeated queries (kits search several times)."""
+        with self._lock:
+            cached = self._vectors.get(text)
+        if cached is None:
+            cached = self.embedder.embed_query(text)
+            with self._lock:
+                self._vectors[text] = cached
+                while len(self._vectors) > 512:
+                    self._vectors.pop(next(iter(self._vectors)))
+        return cached
 
     def similar_vector(self, doc_id: str):
         return self.index().doc_vector(doc_id)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import functools
 import threading
 
+import datetime as dt
+
 from kb.calendar import Calendar, load_calendar
+from kb.gaps import is_weak
+from kb.kit import Kit, KitBuilder, Order
 from kb.embed import Embedder, get_embedder
 from kb.library import Library, load_library
 from kb.search import Searcher
 from kb.settings import Settings
+from kb.store import Store
 from kb.vocab import Vocabulary
 
 
@@ -48,3 +53,19 @@ class KB:
     @functools.cached_property
     def searcher(self) -> Searcher:
         return Searcher(self.settings.index_root, self.embedder, self.vocab)
+
+    @functools.cached_property
+    def store(self) -> Store:
+        return Store(self.settings.db_path)
+
+    def kit_builder(self) -> KitBuilder:
+        return KitBuilder(self.searcher, self.library(), self.calendar, self.store.ratings())
+
+    def order(self, order: Order, *, today: dt.date | None = None, log: bool = True,
+              user: str | None = None) -> Kit:
+        """Build the kit for an order and log it (the curators' demand report reads the log)."""
+        kit = self.kit_builder().build(order, today=today)
+        if log:
+            self.store.log_order(order.text, kit.order, kit.to_dict(), kit.understood["themes"],
+                                 weak=is_weak(kit), unmet=kit.notes, user=user)
+        return kit

@@ -68,6 +68,12 @@ class Vocabulary:
                 found.setdefault(owner, []).append(word)
         return found
 
+    def fingerprint(self) -> str:
+        """Changes whenever any name or synonym changes (parsed documents depend on it)."""
+        import hashlib
+
+        return hashlib.sha1(repr((self.themes, self.formats, self.audiences)).encode()).hexdigest()
+
     def all_words(self) -> set[str]:
         return {w for table in self._lookup.values() for w in table}
 

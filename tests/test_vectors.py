@@ -45,7 +45,7 @@ def test_ivf_recall_against_exact_on_clustered_vectors():
     rng = np.random.default_rng(3)
     # clustered like text embeddings are (topics), not uniform noise, on which no IVF can work
     centres = unit(rng.normal(size=(200, 64)))
-    vectors = unit(centres[rng.integers(0, 200, 20_000)] + 0.15 * rng.normal(size=(20_000, 64)))
+    vectors = unit(centres[rng.integers(0, 200, 20_000)] + 0.12 * rng.normal(size=(20_000, 64)))
     ids = np.arange(20_000, dtype=np.int64)
     exact = backend("numpy").create(64)
     exact.add(vectors, ids)

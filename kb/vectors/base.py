@@ -33,6 +33,10 @@ class VectorIndex:
         """Top ``k`` (ids, scores) for one query vector, best first; ``allowed`` restricts the ids."""
         raise NotImplementedError
 
+    def reconstruct(self, ids: Collection[int]) -> np.ndarray:
+        """The stored vectors for ``ids``, as an (n, dimensions) array."""
+        raise NotImplementedError
+
     def __len__(self) -> int:
         raise NotImplementedError
 

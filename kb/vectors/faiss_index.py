@@ -26,7 +26,10 @@ class FaissIndex(VectorIndex):
         self.index = index
         self.nprobe = nprobe
         if nprobe:
-            faiss.extract_index_ivf(index).nprobe = nprobe
+            ivf = faiss.extract_index_ivf(index)
+            ivf.nprobe = nprobe
+            if ivf.direct_map.type != faiss.DirectMap.Hashtable:
+                ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct by id, still removable
 
     @classmethod
     def create(cls, dimensions: int, size_hint: int = 0, *, exact_threshold: int = 50_000,
@@ -50,8 +53,13 @@ class FaissIndex(VectorIndex):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: Collection[int]) -> None:
-        if ids:
-            self.index.remove_ids(faiss.IDSelectorBatch(np.fromiter(ids, dtype=np.int64)))
+        if not ids:
+            return
+        array = np.fromiter(ids, dtype=np.int64)
+        if self.nprobe:  # the IVF direct map (hash table) only removes by an explicit id array
+            self.index.remove_ids(faiss.IDSelectorArray(len(array), faiss.swig_ptr(array)))
+        else:
+            self.index.remove_ids(faiss.IDSelectorBatch(array))
 
     def search(self, query, k, allowed=None):
         if self.index.ntotal == 0 or k <= 0:
@@ -65,6 +73,12 @@ class FaissIndex(VectorIndex):
         scores, ids = self.index.search(q, min(k, self.index.ntotal), params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    def reconstruct(self, ids):
+        ids = list(ids)
+        if not ids:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.vstack([self.index.reconstruct(int(i)) for i in ids])
 
     def __len__(self) -> int:
         return int(self.index.ntotal)

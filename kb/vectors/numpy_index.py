@@ -38,6 +38,10 @@ class NumpyIndex(VectorIndex):
         order = order[np.isfinite(scores[order])]
         return self.ids[order], scores[order]
 
+    def reconstruct(self, ids):
+        position = {int(i): n for n, i in enumerate(self.ids)}
+        return self.vectors[[position[int(i)] for i in ids]]
+
     def __len__(self):
         return len(self.ids)
 

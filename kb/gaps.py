@@ -1,0 +1,50 @@
+"""The curators' to-do list: themes and orders the library serves poorly."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+
+def is_weak(kit) -> bool:
+    """A kit is weak when a core item is missing or nothing in it matched the order's words or themes."""
+    if kit.lecture is None or not kit.cases or kit.notes:
+        return True
+    items = [kit.lecture, *kit.cases]
+    return not any(any(w.startswith(("主题", "命中", "形式")) for w in item.why) for item in items)
+
+
+@dataclass
+class Gap:
+    theme: str
+    orders: int
+    weak: int
+    unmet: int
+    examples: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # what the kits lacked, most common first
+
+    @property
+    def share_weak(self) -> float:
+        return self.weak / self.orders if self.orders else 0.0
+
+    def to_dict(self) -> dict:
+        return {"theme": self.theme, "orders": self.orders, "weak": self.weak, "unmet": self.unmet,
+                "share_weak": round(self.share_weak, 3), "examples": self.examples, "missing": self.missing}
+
+
+def demand_gaps(orders: list[dict], min_orders: int = 1) -> list[Gap]:
+    """Group logged orders by the themes they named; rank groups by how many were served weakly."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for order in orders:
+        for theme in order["themes"] or ["（未识别主题）"]:
+            groups[theme].append(order)
+    gaps = []
+    for theme, items in groups.items():
+        weak = [o for o in items if o["weak"]]
+        if len(items) < min_orders or not weak:
+            continue
+        missing = Counter(note.split("的", 1)[-1].split("，")[0] for o in weak for note in o["unmet"])
+        examples = list(dict.fromkeys(o["text"] for o in weak))[:5]
+        gaps.append(Gap(theme, len(items), len(weak), sum(1 for o in items if o["unmet"]), examples,
+                        [m for m, _ in missing.most_common(3)]))
+    return sorted(gaps, key=lambda g: (-g.weak, -g.share_weak, g.theme))

@@ -1,0 +1,346 @@
+"""点单 → a ready-to-run kit: lecture, cases, a place, and an agenda that fits the time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+from kb.calendar import Calendar, Upcoming
+from kb.filters import Filters
+from kb.index import DocRecord
+from kb.library import Library
+from kb.query import understand
+from kb.search import Hit, Searcher
+from kb.store import Rating
+
+TRAVEL_MINUTES = 60  # a round trip inside the city, on top of a site's own visit time
+FAR_SITE_MINUTES = 480  # a site outside the city takes a whole day
+CALENDAR_WEIGHT = 0.8  # in RRF units: an anniversary counts less than being ranked first by one method
+RATING_WEIGHT = 0.6
+FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
+
+
+@dataclass
+class Order:
+    text: str
+    formats: list[str] = field(default_factory=list)
+    duration: int | None = None
+    headcount: int | None = None
+    date: dt.date | None = None
+    audience: list[str] = field(default_factory=list)
+    district: str | None = None
+    venue: str | None = None
+    start: str = "14:00"
+
+    def key(self) -> str:
+        data = asdict(self)
+        data["date"] = self.date.isoformat() if self.date else None
+        data["text"] = re.sub(r"\s+", " ", self.text.strip())
+        return hashlib.sha1(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+
+
+@dataclass
+class KitItem:
+    role: str  # lecture | case | place | plan
+    doc_id: str
+    title: str
+    kind: str
+    summary: str
+    why: list[str]
+    detail: dict = field(default_factory=dict)  # outline, address, duration... per role
+
+
+@dataclass
+class AgendaStep:
+    start: str
+    minutes: int
+    step: str
+    slot: str
+    doc_id: str | None = None
+
+
+@dataclass
+class Kit:
+    id: str
+    order: dict
+    understood: dict
+    lecture: KitItem | None
+    cases: list[KitItem]
+    places: list[KitItem]
+    plan: KitItem | None
+    agenda: list[AgendaStep]
+    notes: list[str]
+    calendar: list[dict]
+
+    @property
+    def doc_ids(self) -> list[str]:
+        items = [self.lecture, *self.cases, *self.places, self.plan]
+        return [i.doc_id for i in items if i is not None]
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(s.minutes for s in self.agenda)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["doc_ids"] = self.doc_ids
+        data["total_minutes"] = self.total_minutes
+        return data
+
+
+def _clock(start: str, minutes: int) -> str:
+    hours, mins = (int(x) for x in start.split(":"))
+    total = hours * 60 + mins + minutes
+    return f"{total // 60 % 24:02d}:{total % 60:02d}"
+
+
+def fit_agenda(steps: list[dict], total: int) -> list[dict] | None:
+    """Scale a plan's agenda to ``total`` minutes: ceremonies keep their length, the rest stretch
+    in proportion, rounded to whole minutes (5s where the step is long), summing exactly."""
+    fixed = sum(s["minutes"] for s in steps if s["slot"] in FIXED_SLOTS)
+    flexible = [s for s in steps if s["slot"] not in FIXED_SLOTS]
+    room = total - fixed
+    if not flexible:
+        return [dict(s) for s in steps] if fixed == total else None
+    if room < 3 * len(flexible):
+        return None
+    factor = room / sum(s["minutes"] for s in flexible)
+    out = []
+    for s in steps:
+        minutes = s["minutes"]
+        if s["slot"] not in FIXED_SLOTS:
+            scaled = minutes * factor
+            minutes = max(3, 5 * round(scaled / 5) if scaled >= 15 else round(scaled))
+        out.append({**s, "minutes": minutes})
+    drift = total - sum(s["minutes"] for s in out)
+    adjustable = sorted((s for s in out if s["slot"] not in FIXED_SLOTS), key=lambda s: -s["minutes"])
+    for step in adjustable:
+        if drift == 0:
+            break
+        change = max(drift, 3 - step["minutes"])
+        step["minutes"] += change
+        drift -= change
+    return out if drift == 0 else None
+
+
+def make_room(steps: list[dict], slot: str, minutes: int) -> list[dict]:
+    """Lengthen a slot to ``minutes`` by taking time from the longest other flexible steps (≥ 3 each);
+    the total stays the same. Returns the steps unchanged when there is no room."""
+    target = next((s for s in steps if s["slot"] == slot), None)
+    if target is None or target["minutes"] >= minutes:
+        return steps
+    out = [dict(s) for s in steps]
+    target = next(s for s in out if s["slot"] == slot)
+    need = minutes - target["minutes"]
+    donors = sorted((s for s in out if s is not target and s["slot"] not in FIXED_SLOTS), key=lambda s: -s["minutes"])
+    if sum(s["minutes"] - 3 for s in donors) < need:
+        return steps
+    while need:
+        donor = max(donors, key=lambda s: s["minutes"])
+        take = min(need, donor["minutes"] - 3, max(1, need // len(donors)))
+        donor["minutes"] -= take
+        need -= take
+    target["minutes"] = minutes
+    return out
+
+
+class KitBuilder:
+    """Builds kits from the searcher, the library (for outlines), the calendar and ratings."""
+
+    def __init__(self, searcher: Searcher, library: Library, calendar: Calendar,
+                 ratings: dict[str, Rating] | None = None):
+        self.searcher, self.library, self.calendar = searcher, library, calendar
+        self.ratings = ratings or {}
+
+    def boosts(self, today: dt.date, named: bool = False) -> tuple[dict[str, float], list[Upcoming]]:
+        """Nudges in RRF units: upcoming anniversaries' themes (weaker when the order names its own
+        themes) and smoothed ratings of documents secretaries used."""
+        upcoming = self.calendar.upcoming(today)
+        theme_weight = {t: w * (0.25 if named else 1.0) for t, w in self.calendar.theme_boosts(today).items()}
+        prior = (sum(r.smoothed for r in self.ratings.values()) / len(self.ratings)) if self.ratings else 0
+        boosts: dict[str, float] = {}
+        for doc in self.searcher.index().docs.values():
+            weight = max((theme_weight.get(t, 0.0) for t in doc.themes), default=0.0) * CALENDAR_WEIGHT
+            if doc.id in self.ratings:
+                weight += RATING_WEIGHT * (self.ratings[doc.id].smoothed - prior) / 2
+            if weight:
+                boosts[doc.id] = weight
+        return boosts, upcoming
+
+    def build(self, order: Order, today: dt.date | None = None) -> Kit:
+        query = understand(order.text, self.searcher.vocab)
+        parsed = query.constraints
+        duration = order.duration or parsed.duration
+        headcount = order.headcount or parsed.headcount
+        formats = order.formats or list(query.formats)
+        when = order.date or today or dt.date.today()
+        boosts, upcoming = self.boosts(when, named=bool(query.themes))
+        notes: list[str] = []
+        vocab = self.searcher.vocab
+        base = {"duration": duration, "headcount": headcount}
+
+        def find(kind: str, limit: int, **extra) -> list[Hit]:
+            filters = Filters.build(vocab, kind=kind, **{**base, **extra})
+            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts).hits
+
+        plan_hit, agenda_steps = self._plan(order, find, duration, headcount, formats, notes)
+        lectures = find("lecture", 5)
+        lecture = self._lecture(lectures[0], duration) if lectures else None
+        if lecture is None:
+            notes.append(self._unmet("党课材料", duration, headcount))
+        elif lectures[0].doc.duration:
+            agenda_steps = make_room(agenda_steps, "lecture", lectures[0].doc.duration.min)
+        cases = [self._case(h, headcount) for h in self._diverse(find("case", 12), 3)]
+        if not cases:
+            notes.append(self._unmet("相似案例", duration, headcount))
+        places = self._places(order, find, duration, headcount, parsed.local, agenda_steps, notes)
+        plan = self._plan_item(plan_hit, duration, headcount, formats) if plan_hit else None
+        agenda = self._fill(agenda_steps, order.start, lecture, cases, places)
+        for item in [lecture, *cases, *places]:
+            if item is not None:
+                item.why.extend(self._calendar_why(item.doc_id, upcoming))
+        return Kit(
+            id=order.key(), order={**asdict(order), "date": when.isoformat()},
+            understood={"themes": list(query.themes), "formats": formats, "audience": list(query.audience),
+                        "duration": duration, "headcount": headcount, "local": parsed.local,
+                        "phrases": parsed.found},
+            lecture=lecture, cases=cases, places=places, plan=plan, agenda=agenda, notes=notes,
+            calendar=[u.to_dict() for u in upcoming],
+        )
+
+    # ---- pieces -------------------------------------------------------------------------------
+    @staticmethod
+    def _unmet(what: str, duration, headcount) -> str:
+        limits = "、".join(x for x in (f"{duration} 分钟内" if duration else "", f"{headcount} 人" if headcount else "") if x)
+        return f"没有找到符合条件（{limits or '当前条件'}）的{what}，建议放宽条件或请资料员补充。"
+
+    @staticmethod
+    def _fits(doc: DocRecord, duration, headcount) -> list[str]:
+        why = []
+        if duration and doc.duration:
+            why.append(f"{duration} 分钟内可完成（{doc.duration} 分钟）")
+        if headcount and doc.headcount:
+            why.append(f"适合 {headcount} 人（{doc.headcount} 人）")
+        return why
+
+    def _lecture(self, hit: Hit, duration: int | None) -> KitItem:
+        doc = self.library.documents.get(hit.doc_id)
+        outline = [m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", doc.body, re.M)] if doc else []
+        return KitItem("lecture", hit.doc_id, hit.title, hit.kind, hit.doc.summary,
+                       hit.why + self._fits(hit.doc, duration, None),
+                       {"outline": outline, "duration": str(hit.doc.duration or "")})
+
+    def _case(self, hit: Hit, headcount) -> KitItem:
+        meta = hit.doc.meta
+        context = "，".join(str(x) for x in (meta.get("industry"), meta.get("branch_type"),
+                                              f"{meta['branch_size']} 名党员" if meta.get("branch_size") else None) if x)
+        return KitItem("case", hit.doc_id, hit.title, hit.kind, hit.doc.summary,
+                       hit.why + self._fits(hit.doc, None, headcount), {"context": context})
+
+    @staticmethod
+    def _diverse(hits: list[Hit], n: int) -> list[Hit]:
+        """Top hits, but not two cases of the same industry when others are available."""
+        chosen, industries = [], set()
+        for hit in hits:
+            industry = hit.doc.meta.get("industry")
+            if industry in industries and len(hits) - hits.index(hit) > n - len(chosen):
+                continue
+            chosen.append(hit)
+            industries.add(industry)
+            if len(chosen) == n:
+                break
+        return chosen
+
+    def _plan(self, order, find, duration, headcount, formats, notes):
+        hits = find("plan", 12, duration=None, formats=formats or None)
+        for hit in sorted(hits, key=lambda h: -(h.score - 0.004 * self._stretch(h.doc, duration))):
+            plan_doc = self.library.documents.get(hit.doc_id)
+            if plan_doc is None:
+                continue
+            steps = plan_doc.meta["agenda"]
+            total = duration or hit.doc.duration.max
+            if duration and not 0.6 * hit.doc.duration.min <= duration <= 1.6 * hit.doc.duration.max:
+                continue
+            fitted = fit_agenda(steps, total)
+            if fitted:
+                return hit, fitted
+        wanted = f"（形式：{'、'.join(formats)}）" if formats else ""
+        notes.append(self._unmet(f"活动方案{wanted}", duration, headcount))
+        return None, []
+
+    @staticmethod
+    def _stretch(doc: DocRecord, duration) -> float:
+        return abs(math.log2(duration / doc.duration.max)) if duration and doc.duration else 0.0
+
+    def _plan_item(self, hit: Hit, duration, headcount, formats) -> KitItem:
+        why = list(hit.why)
+        if duration:
+            why.append(f"议程已按 {duration} 分钟调整（原方案 {hit.doc.duration} 分钟）")
+        if headcount and hit.doc.headcount:
+            why.append(f"适合 {headcount} 人（{hit.doc.headcount} 人）")
+        return KitItem("plan", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why,
+                       {"budget_yuan": hit.doc.meta.get("budget_yuan")})
+
+    def _places(self, order, find, duration, headcount, local, steps, notes) -> list[KitItem]:
+        places: list[KitItem] = []
+        visit = sum(s["minutes"] for s in steps if s["slot"] == "visit")
+        if not local and not order.venue:
+            for hit in find("site", 8, duration=None):
+                need = hit.doc.duration.min + (TRAVEL_MINUTES if hit.doc.meta.get("city") == "南京市" else FAR_SITE_MINUTES)
+                room = visit or duration
+                if duration and (need > duration or (visit and hit.doc.duration.min > visit)):
+                    continue
+                why = hit.why + [f"参观约 {hit.doc.duration} 分钟" + (f"，{room} 分钟内可安排" if room else "")]
+                places.append(KitItem("place", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why,
+                                      {"address": hit.doc.meta.get("address", ""),
+                                       "booking_note": hit.doc.meta.get("booking_note", "")}))
+                break
+        venues = find("venue", 8, duration=None)
+        if order.venue:
+            venues = [h for h in venues if h.doc_id == order.venue] or [
+                h for h in self.searcher.search(order.venue, Filters(kind=("venue",)), limit=1).hits]
+        if order.district:
+            venues = [h for h in venues if h.doc.meta.get("district") == order.district] or venues
+        for hit in venues[:1]:
+            capacity = hit.doc.meta.get("capacity")
+            why = hit.why + ([f"可容纳 {capacity} 人"] if capacity else [])
+            if not places:
+                why.append("时间或条件不便外出时，可就近在红领阵地开展")
+            places.append(KitItem("place", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why,
+                                  {"address": hit.doc.meta.get("address", ""),
+                                   "open_hours": hit.doc.meta.get("open_hours", ""), "capacity": capacity}))
+        if not places:
+            notes.append(self._unmet("活动地点", duration, headcount))
+        return places
+
+    @staticmethod
+    def _fill(steps, start, lecture, cases, places) -> list[AgendaStep]:
+        agenda, offset = [], 0
+        site = next((p for p in places if p.kind == "site"), None)
+        for step in steps:
+            text, doc_id = step["step"], None
+            if step["slot"] == "lecture" and lecture:
+                text, doc_id = f"{step['step']}：《{lecture.title}》", lecture.doc_id
+            elif step["slot"] == "cases" and cases:
+                text = f"{step['step']}：" + "、".join(f"《{c.title}》" for c in cases[:2])
+                doc_id = cases[0].doc_id
+            elif step["slot"] == "visit" and site:
+                text, doc_id = f"{step['step']}：{site.title.split('：')[0]}", site.doc_id
+            agenda.append(AgendaStep(_clock(start, offset), step["minutes"], text, step["slot"], doc_id))
+            offset += step["minutes"]
+        return agenda
+
+    def _calendar_why(self, doc_id: str, upcoming: list[Upcoming]) -> list[str]:
+        doc = self.searcher.index().docs.get(doc_id)
+        if doc is None:
+            return []
+        for up in upcoming:
+            if set(up.event.themes) & set(doc.themes) and up.weight > 0:
+                return [f"临近{up.event.name}（{up.date.month}月{up.date.day}日，还有 {up.days_until} 天）"]
+        return []
+
+

@@ -1,0 +1,168 @@
+"""User data in SQLite (WAL): orders, feedback, accounts, audit log. Derived data lives in the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import InvalidQuery
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY, created TEXT NOT NULL, text TEXT NOT NULL, constraints TEXT NOT NULL,
+    kit_id TEXT NOT NULL, kit TEXT NOT NULL, themes TEXT NOT NULL, weak INTEGER NOT NULL,
+    unmet TEXT NOT NULL, user TEXT
+);
+CREATE INDEX IF NOT EXISTS orders_by_kit ON orders (kit_id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY, created TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5), note TEXT NOT NULL DEFAULT '', user TEXT
+);
+CREATE INDEX IF NOT EXISTS feedback_by_target ON feedback (target_type, target_id);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS login_attempts (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS login_attempts_by_key ON login_attempts (key, at);
+"""
+MAX_NOTE_CHARS = 2000
+PRIOR_WEIGHT = 5  # ratings: a document's mean is pulled toward the global mean as if it had 5 votes
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Rating:
+    count: int
+    mean: float
+    smoothed: float  # Bayesian average toward the global mean
+
+
+class Store:
+    """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.db.executescript(SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # orders -----------------------------------------------------------------------------------
+    def log_order(self, text: str, constraints: dict, kit: dict, themes: list[str], weak: bool,
+                  unmet: list[str], user: str | None = None) -> int:
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"],
+                 json.dumps(kit, ensure_ascii=False), json.dumps(themes, ensure_ascii=False), int(weak),
+                 json.dumps(unmet, ensure_ascii=False), user),
+            )
+            return cur.lastrowid
+
+    def orders(self, limit: int = 10_000) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM orders ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return [{**dict(r), "constraints": json.loads(r["constraints"]), "themes": json.loads(r["themes"]),
+                 "unmet": json.loads(r["unmet"]), "kit": json.loads(r["kit"])} for r in rows]
+
+    def popular_kits(self, limit: int = 6) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT text, kit_id, count(*) AS n, max(id) AS last FROM orders WHERE weak = 0"
+            " GROUP BY kit_id ORDER BY n DESC, last DESC LIMIT ?", [limit]).fetchall()
+        return [dict(r) for r in rows]
+
+    def kit(self, kit_id: str) -> dict | None:
+        row = self.db.execute("SELECT kit FROM orders WHERE kit_id = ? ORDER BY id DESC LIMIT 1", [kit_id]).fetchone()
+        return json.loads(row["kit"]) if row else None
+
+    # feedback ---------------------------------------------------------------------------------
+    def add_feedback(self, target_type: str, target_id: str, rating: int, note: str = "",
+                     user: str | None = None) -> int:
+        if target_type not in ("kit", "doc"):
+            raise InvalidQuery("反馈对象只能是 kit 或 doc")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise InvalidQuery("评分应为 1 到 5 的整数")
+        note = (note or "").strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise InvalidQuery(f"备注最多 {MAX_NOTE_CHARS} 字，当前 {len(note)} 字")
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (created, target_type, target_id, rating, note, user) VALUES (?,?,?,?,?,?)",
+                (now(), target_type, target_id, rating, note, user))
+            return cur.lastrowid
+
+    def feedback_for(self, target_type: str, target_id: str, limit: int = 20) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT created, rating, note FROM feedback WHERE target_type = ? AND target_id = ?"
+            " ORDER BY id DESC LIMIT ?", [target_type, target_id, limit]).fetchall()
+        return [dict(r) for r in rows]
+
+    def feedback_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM feedback").fetchone()[0]
+
+    def ratings(self) -> dict[str, Rating]:
+        """Per document: ratings given to it directly and to kits it was part of (used together)."""
+        direct = self.db.execute(
+            "SELECT target_id, rating FROM feedback WHERE target_type = 'doc'").fetchall()
+        pairs = [(r["target_id"], r["rating"]) for r in direct]
+        kit_votes = self.db.execute("SELECT target_id, rating FROM feedback WHERE target_type = 'kit'").fetchall()
+        if kit_votes:
+            members = {}
+            for row in self.db.execute("SELECT kit_id, kit FROM orders GROUP BY kit_id"):
+                members[row["kit_id"]] = json.loads(row["kit"]).get("doc_ids", [])
+            for vote in kit_votes:
+                pairs.extend((doc_id, vote["rating"]) for doc_id in members.get(vote["target_id"], []))
+        if not pairs:
+            return {}
+        prior = sum(r for _, r in pairs) / len(pairs)
+        sums: dict[str, list[int]] = {}
+        for doc_id, rating in pairs:
+            sums.setdefault(doc_id, []).append(rating)
+        return {d: Rating(len(v), sum(v) / len(v), (PRIOR_WEIGHT * prior + sum(v)) / (PRIOR_WEIGHT + len(v)))
+                for d, v in sums.items()}
+
+    # audit ------------------------------------------------------------------------------------
+    def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO audit (at, user, action, target, detail) VALUES (?,?,?,?,?)",
+                       (now(), user, action, target, detail))
+
+    def audit_log(self, limit: int = 200) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return [dict(r) for r in rows]
