@@ -221,6 +221,147 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, as_json: 
     _emit(data, as_json, render)
 
 
+def _date(value: str | None):
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD，收到“{value}”") from None
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--format", "formats", multiple=True, help="活动形式，可多次指定")
+@click.option("--duration", type=click.IntRange(5, 24 * 60), help="时长（分钟）")
+@click.option("--headcount", type=click.IntRange(1, 10_000), help="人数")
+@click.option("--date", "date_", help="活动日期 YYYY-MM-DD（影响纪念日推荐）")
+@click.option("--audience", multiple=True, help="受众，如 青年党员")
+@click.option("--district", help="所在区，如 玄武区")
+@click.option("--venue", help="指定的红领阵地 id")
+@click.option("--start", default="14:00", show_default=True, help="开始时间 HH:MM")
+@click.option("--export", "export", type=click.Choice(["html", "md", "docx"]), help="导出格式")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="导出到文件")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def kit(ctx, text, formats, duration, headcount, date_, audience, district, venue, start, export, output, as_json):
+    """点单：按主题和条件生成一页可直接使用的活动资料包。"""
+    import re
+
+    from kb.export import render
+    from kb.kit import Order
+
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", start):
+        raise click.BadParameter(f"开始时间应为 HH:MM，收到“{start}”")
+    kb = _kb(ctx)
+    for fmt in formats:
+        if fmt not in kb.vocab.names("formats"):
+            raise click.BadParameter(f"未知的活动形式“{fmt}”（可选：{'、'.join(kb.vocab.names('formats'))}）")
+    order = Order(text, list(formats), duration, headcount, _date(date_), list(audience), district, venue, start)
+    result = kb.order(order)
+    if export:
+        data = render(result, export)
+        if output:
+            output.write_bytes(data)
+            click.echo(f"已导出：{output}")
+        elif export == "docx":
+            raise click.BadParameter("导出 Word 文件请用 --output 指定文件名")
+        else:
+            click.echo(data.decode("utf-8"))
+        return
+    if as_json:
+        _emit(result.to_dict(), True, None)
+        return
+    from kb.export import to_markdown
+
+    click.echo(to_markdown(result))
+
+
+@cli.command()
+@click.argument("doc_id")
+@click.option("--kind", help="只看某一类型")
+@click.option("--limit", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def similar(ctx, doc_id, kind, limit, as_json):
+    """相似的资料：案例默认找情况相近、效果好的其他案例（不含自身）。"""
+    from kb.similar import similar as find_similar
+
+    kb = _kb(ctx)
+    hits = find_similar(kb.searcher, doc_id, limit=limit, kind=kind, ratings=kb.store.ratings())
+    _emit({"doc_id": doc_id, "hits": [h.to_dict() for h in hits]}, as_json, lambda d: _render_hits(d["hits"]))
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--rating", type=click.IntRange(1, 5), required=True, help="评分 1–5")
+@click.option("--note", default="", help="备注")
+@click.option("--kit", "is_kit", is_flag=True, help="TARGET 是资料包编号（默认是文档 id）")
+@click.pass_context
+@handle_errors
+def feedback(ctx, target, rating, note, is_kit):
+    """“用过了”：给文档或资料包打分，评分会影响以后的推荐。"""
+    from kb.errors import NotFound
+
+    kb = _kb(ctx)
+    if is_kit and kb.store.kit(target) is None:
+        raise NotFound(f"找不到资料包“{target}”")
+    if not is_kit:
+        kb.library().get(target)
+    kb.store.add_feedback("kit" if is_kit else "doc", target, rating, note)
+    click.echo("已记录，谢谢反馈。")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--min-orders", default=1, show_default=True, help="至少有几次点单的主题才列出")
+@click.pass_context
+@handle_errors
+def gaps(ctx, as_json, min_orders):
+    """资料缺口：点单多但匹配弱、或没有资料满足条件的主题（资料员的待办清单）。"""
+    from kb.gaps import demand_gaps
+
+    kb = _kb(ctx)
+    found = demand_gaps(kb.store.orders(), min_orders=min_orders)
+
+    def render(_):
+        if not found:
+            click.echo("暂无明显缺口。")
+        for gap in found:
+            click.echo(f"{gap.theme}：点单 {gap.orders} 次，匹配弱 {gap.weak} 次，条件未满足 {gap.unmet} 次")
+            if gap.missing:
+                click.echo(f"    缺少：{'、'.join(gap.missing)}")
+            for example in gap.examples:
+                click.echo(f"    · {example}")
+
+    _emit([g.to_dict() for g in found], as_json, render)
+
+
+@cli.command()
+@click.option("--date", "date_", help="日期 YYYY-MM-DD，默认今天")
+@click.option("--days", default=45, show_default=True, help="向后看多少天")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def calendar(ctx, date_, days, as_json):
+    """近期纪念日及其推荐主题（清明按年份计算）。"""
+    import datetime as dt
+
+    kb = _kb(ctx)
+    today = _date(date_) or dt.date.today()
+    upcoming = kb.calendar.upcoming(today, within_days=days)
+
+    def render(_):
+        for up in upcoming:
+            click.echo(f"{up.date}（{up.days_until} 天后）{up.event.name}：{'、'.join(up.event.themes)}")
+
+    _emit([u.to_dict() for u in upcoming], as_json, render)
+
+
 def main() -> None:
     cli(prog_name="kb")
 

@@ -22,7 +22,7 @@ from kb.document import Span
 from kb.errors import IndexMismatch, IndexNotBuilt
 from kb.vectors import backend
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 VECTORS = "vectors.bin"

@@ -20,7 +20,6 @@ from kb.store import Rating
 TRAVEL_MINUTES = 60  # a round trip inside the city, on top of a site's own visit time
 FAR_SITE_MINUTES = 480  # a site outside the city takes a whole day
 CALENDAR_WEIGHT = 0.8  # in RRF units: an anniversary counts less than being ranked first by one method
-RATING_WEIGHT = 0.6
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
 
 
@@ -91,6 +90,18 @@ class Kit:
         data["total_minutes"] = self.total_minutes
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Kit:
+        """The kit as it was logged (a shared link shows what the secretary saw)."""
+        def item(d):
+            return KitItem(**d) if d else None
+
+        return cls(
+            id=data["id"], order=data["order"], understood=data["understood"], lecture=item(data["lecture"]),
+            cases=[KitItem(**c) for c in data["cases"]], places=[KitItem(**p) for p in data["places"]],
+            plan=item(data["plan"]), agenda=[AgendaStep(**s) for s in data["agenda"]], notes=data["notes"],
+            calendar=data["calendar"])
+
 
 def _clock(start: str, minutes: int) -> str:
     hours, mins = (int(x) for x in start.split(":"))
@@ -157,16 +168,12 @@ class KitBuilder:
         self.ratings = ratings or {}
 
     def boosts(self, today: dt.date, named: bool = False) -> tuple[dict[str, float], list[Upcoming]]:
-        """Nudges in RRF units: upcoming anniversaries' themes (weaker when the order names its own
-        themes) and smoothed ratings of documents secretaries used."""
+        """Nudges in RRF units for upcoming anniversaries' themes (weaker when the order names its own)."""
         upcoming = self.calendar.upcoming(today)
         theme_weight = {t: w * (0.25 if named else 1.0) for t, w in self.calendar.theme_boosts(today).items()}
-        prior = (sum(r.smoothed for r in self.ratings.values()) / len(self.ratings)) if self.ratings else 0
         boosts: dict[str, float] = {}
         for doc in self.searcher.index().docs.values():
             weight = max((theme_weight.get(t, 0.0) for t in doc.themes), default=0.0) * CALENDAR_WEIGHT
-            if doc.id in self.ratings:
-                weight += RATING_WEIGHT * (self.ratings[doc.id].smoothed - prior) / 2
             if weight:
                 boosts[doc.id] = weight
         return boosts, upcoming
@@ -179,13 +186,14 @@ class KitBuilder:
         formats = order.formats or list(query.formats)
         when = order.date or today or dt.date.today()
         boosts, upcoming = self.boosts(when, named=bool(query.themes))
+        factors = {doc_id: rating.factor for doc_id, rating in self.ratings.items()}
         notes: list[str] = []
         vocab = self.searcher.vocab
         base = {"duration": duration, "headcount": headcount}
 
         def find(kind: str, limit: int, **extra) -> list[Hit]:
             filters = Filters.build(vocab, kind=kind, **{**base, **extra})
-            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts).hits
+            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts, factors=factors).hits
 
         plan_hit, agenda_steps = self._plan(order, find, duration, headcount, formats, notes)
         lectures = find("lecture", 5)
@@ -197,7 +205,7 @@ class KitBuilder:
         cases = [self._case(h, headcount) for h in self._diverse(find("case", 12), 3)]
         if not cases:
             notes.append(self._unmet("相似案例", duration, headcount))
-        places = self._places(order, find, duration, headcount, parsed.local, agenda_steps, notes)
+        places, agenda_steps = self._places(order, find, duration, headcount, parsed.local, agenda_steps, notes)
         plan = self._plan_item(plan_hit, duration, headcount, formats) if plan_hit else None
         agenda = self._fill(agenda_steps, order.start, lecture, cases, places)
         for item in [lecture, *cases, *places]:
@@ -285,16 +293,21 @@ class KitBuilder:
         return KitItem("plan", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why,
                        {"budget_yuan": hit.doc.meta.get("budget_yuan")})
 
-    def _places(self, order, find, duration, headcount, local, steps, notes) -> list[KitItem]:
+    def _places(self, order, find, duration, headcount, local, steps, notes):
+        """A site when there is time to go (the agenda's visit slot made long enough), and a venue."""
         places: list[KitItem] = []
-        visit = sum(s["minutes"] for s in steps if s["slot"] == "visit")
+        has_visit = any(s["slot"] == "visit" for s in steps)
         if not local and not order.venue:
             for hit in find("site", 8, duration=None):
                 need = hit.doc.duration.min + (TRAVEL_MINUTES if hit.doc.meta.get("city") == "南京市" else FAR_SITE_MINUTES)
-                room = visit or duration
-                if duration and (need > duration or (visit and hit.doc.duration.min > visit)):
+                if duration and need > duration:
                     continue
-                why = hit.why + [f"参观约 {hit.doc.duration} 分钟" + (f"，{room} 分钟内可安排" if room else "")]
+                if has_visit:
+                    fitted = make_room(steps, "visit", hit.doc.duration.min)
+                    if sum(s["minutes"] for s in fitted if s["slot"] == "visit") < hit.doc.duration.min:
+                        continue
+                    steps = fitted
+                why = hit.why + [f"参观约 {hit.doc.duration} 分钟" + (f"，连同往返 {duration} 分钟内可安排" if duration else "")]
                 places.append(KitItem("place", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why,
                                       {"address": hit.doc.meta.get("address", ""),
                                        "booking_note": hit.doc.meta.get("booking_note", "")}))
@@ -315,7 +328,7 @@ class KitBuilder:
                                    "open_hours": hit.doc.meta.get("open_hours", ""), "capacity": capacity}))
         if not places:
             notes.append(self._unmet("活动地点", duration, headcount))
-        return places
+        return places, steps
 
     @staticmethod
     def _fill(steps, start, lecture, cases, places) -> list[AgendaStep]:

@@ -61,7 +61,7 @@ def parse_constraints(text: str) -> Constraints:
         found.duration = int(value * 60 + (30 if hours.group(2) else 0))
         found.found.append(hours.group(0))
     elif match := re.search(r"半天|半日", text):
-        found.duration = 180
+        found.duration = 240  # half a working day
         found.found.append(match.group(0))
     elif match := re.search(r"一天|全天|一整天", text):
         found.duration = 480

@@ -112,9 +112,11 @@ class Searcher:
         return ids, index.chunk_ids_for(ids)
 
     def search(self, text: str, filters: Filters | None = None, *, limit: int = 10, mode: str = "hybrid",
-               boosts: Mapping[str, float] | None = None, exclude: Collection[str] = (),
+               boosts: Mapping[str, float] | None = None, factors: Mapping[str, float] | None = None,
+               exclude: Collection[str] = (),
                config: SearchConfig | None = None) -> SearchResult:
-        """Rank documents for a query; ``boosts`` (doc id → weight) nudge documents up, in RRF units."""
+        """Rank documents for a query. ``boosts`` (doc id → weight, in RRF units) add to a document's
+        score, e.g. for an upcoming anniversary; ``factors`` multiply it, e.g. for its ratings."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode}")
         cfg = config or self.config
@@ -155,6 +157,10 @@ class Searcher:
         for doc_id, weight in (boosts or {}).items():
             if doc_id in fused or (doc_id in admitted and weight > 0 and doc_id in vocab_docs):
                 fused[doc_id] = fused.get(doc_id, 0.0) + weight * unit
+
+        for doc_id, factor in (factors or {}).items():
+            if doc_id in fused:
+                fused[doc_id] *= factor
 
         chunk_rank = rrf([ranked(dict(dense)), ranked(dict(keyword))])
         hits = [self._hit(doc_id, fused[doc_id], query, index, chunks, chunk_rank, dense_docs, kw_docs)

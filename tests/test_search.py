@@ -39,7 +39,7 @@ def test_weighted_and_minmax():
         ("廉洁教育 一小时", 60, None, False),
         ("一个半小时的主题党日 二十人", 90, 20, False),
         ("45分钟 党课", 45, None, False),
-        ("半天 参观", 180, None, False),
+        ("半天 参观", 240, None, False),
         ("在楼里搞个活动 十来个人", None, 10, True),
         ("支部人少 活动没法开展", None, 5, False),
         ("清明节带大家去缅怀先烈", None, None, False),

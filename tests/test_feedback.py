@@ -1,0 +1,107 @@
+"""Similar cases, ratings with smoothing, the order log and the demand-gap report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from kb.errors import DocumentNotFound, InvalidQuery
+from kb.gaps import demand_gaps
+from kb.kit import Order
+from kb.similar import similar
+from kb.store import Store
+
+
+def test_similar_cases_exclude_themselves_and_explain(full_kb):
+    hits = similar(full_kb.searcher, "case-b-qingming-yuhuatai-lawfirm", limit=5)
+    ids = [h.doc_id for h in hits]
+    assert "case-b-qingming-yuhuatai-lawfirm" not in ids
+    assert len(ids) == 5 and all(h.kind == "case" for h in hits)
+    assert all(h.why for h in hits)
+    assert any("雨花英烈精神" in w or "革命传统" in w for h in hits[:3] for w in h.why)
+
+
+def test_similar_for_unknown_document(full_kb):
+    with pytest.raises(DocumentNotFound):
+        similar(full_kb.searcher, "no-such-doc")
+
+
+def test_similar_of_a_lecture_spans_kinds(full_kb):
+    hits = similar(full_kb.searcher, "lecture-b-yuhua-martyrs-spirit", limit=8)
+    assert "lecture-b-yuhua-martyrs-spirit" not in [h.doc_id for h in hits]
+    assert len({h.kind for h in hits}) > 1
+
+
+def _rank(full_kb, doc_id, ratings):
+    hits = similar(full_kb.searcher, "case-b-qingming-yuhuatai-lawfirm", limit=30, ratings=ratings)
+    return [h.doc_id for h in hits].index(doc_id)
+
+
+def test_well_rated_cases_rise_but_one_vote_does_not_dominate(full_kb, tmp_path):
+    store = Store(tmp_path / "ratings.sqlite")
+    base = similar(full_kb.searcher, "case-b-qingming-yuhuatai-lawfirm", limit=30)
+    target = base[8].doc_id
+    baseline_rank = 8
+    for doc in base[:6]:  # the library's usual ratings: middling
+        for _ in range(3):
+            store.add_feedback("doc", doc.doc_id, 3)
+    store.add_feedback("doc", target, 5)
+    after_one = _rank(full_kb, target, store.ratings())
+    for _ in range(12):
+        store.add_feedback("doc", target, 5, "用过，效果很好")
+    after_many = _rank(full_kb, target, store.ratings())
+    assert after_one >= baseline_rank - 3  # one vote moves it a little, not to the top
+    assert after_many <= after_one - 2  # many good votes move it further
+    rating = store.ratings()[target]
+    assert rating.count == 13 and rating.mean == 5.0 and 3 < rating.smoothed < 5
+
+
+@pytest.mark.parametrize(
+    ("rating", "note", "message"),
+    [(0, "", "1 到 5"), (6, "", "1 到 5"), (True, "", "1 到 5"), ("5", "", "1 到 5"), (3, "字" * 2001, "最多 2000 字")],
+)
+def test_bad_feedback_is_refused(tmp_path, rating, note, message):
+    store = Store(tmp_path / "s.sqlite")
+    with pytest.raises(InvalidQuery, match=message):
+        store.add_feedback("doc", "case-x", rating, note)
+    assert store.feedback_count() == 0
+
+
+def test_kit_feedback_counts_for_its_documents(full_kb, tmp_path):
+    kit = full_kb.order(Order("廉洁教育 一小时"), today=dt.date(2026, 5, 1))
+    full_kb.store.add_feedback("kit", kit.id, 5, "很实用")
+    ratings = full_kb.store.ratings()
+    assert kit.lecture.doc_id in ratings and kit.cases[0].doc_id in ratings
+
+
+def test_concurrent_feedback_loses_nothing(tmp_path):
+    store = Store(tmp_path / "c.sqlite")
+
+    def write(n):
+        for i in range(50):
+            store.add_feedback("doc", f"case-{n}", 1 + i % 5, f"第{i}条")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.feedback_count() == 400
+
+
+def test_orders_are_logged_and_gaps_reported(full_kb):
+    start = len(full_kb.store.orders())
+    full_kb.order(Order("廉洁教育 一小时", headcount=5000), today=dt.date(2026, 5, 1))
+    full_kb.order(Order("廉洁教育 警示", headcount=5000), today=dt.date(2026, 5, 1))
+    full_kb.order(Order("清明节带大家去缅怀先烈"), today=dt.date(2026, 3, 20))
+    orders = full_kb.store.orders()
+    assert len(orders) == start + 3
+    latest = orders[0]
+    assert latest["text"] == "清明节带大家去缅怀先烈" and latest["kit"]["lecture"]
+    gaps = demand_gaps(orders)
+    top = next(g for g in gaps if g.theme == "廉洁教育")
+    assert top.unmet >= 2 and "廉洁教育 一小时" in top.examples
+    assert gaps.index(top) < len(gaps)
+    assert all(g.theme != "革命传统" or g.weak < g.orders for g in gaps)
