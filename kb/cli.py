@@ -362,6 +362,153 @@ def calendar(ctx, date_, days, as_json):
     _emit([u.to_dict() for u in upcoming], as_json, render)
 
 
+@cli.command()
+@click.option("--host", envvar="KB_HOST", help="监听地址（默认 127.0.0.1）")
+@click.option("--port", type=int, envvar="KB_PORT", help="监听端口（默认 8000）")
+@click.pass_context
+@handle_errors
+def serve(ctx, host, port):
+    """启动网站：首次启动为资料库建立索引（显示进度），之后直接复用索引。"""
+    import uvicorn
+
+    from indexer.build import update_index
+    from web.app import create_app
+
+    kb = _kb(ctx)
+    click.echo(f"资料库：{kb.settings.library}")
+    click.echo(f"数据文件夹：{kb.settings.data_dir}")
+    progress = TqdmProgress()
+    try:
+        report = update_index(kb, progress=progress)
+    finally:
+        progress.close()
+    for item in report.skipped:
+        click.echo(f"跳过无效文档：{item}", err=True)
+    click.echo(f"索引就绪：{report.chunks_total} 块（新计算 {report.chunks_embedded} 块，用时 {report.seconds:.1f} 秒）")
+    host, port = host or kb.settings.host, port or kb.settings.port
+    click.echo(f"红领资源库已启动：http://{host}:{port}")
+    uvicorn.run(create_app(kb=kb), host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def user():
+    """账号管理：资料员（curator）与管理员（admin）。"""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["curator", "admin"]), default="curator", show_default=True)
+@click.pass_context
+@handle_errors
+def user_add(ctx, name, role):
+    """新增账号（密码在提示符下输入，不出现在命令行里）。"""
+    from kb.auth import add_user
+
+    password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    kb = _kb(ctx.find_root())
+    add_user(kb.store, name, password, role)
+    kb.store.audit("cli", "add_user", name, role)
+    click.echo(f"已新增{ {'curator': '资料员', 'admin': '管理员'}[role] }“{name}”。")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.pass_context
+@handle_errors
+def user_passwd(ctx, name):
+    """重设密码。"""
+    from kb.auth import set_password
+
+    password = click.prompt("新密码", hide_input=True, confirmation_prompt="再次输入新密码")
+    kb = _kb(ctx.find_root())
+    set_password(kb.store, name, password)
+    kb.store.audit("cli", "set_password", name)
+    click.echo("密码已更新。")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+@handle_errors
+def user_list(ctx, as_json):
+    """列出账号。"""
+    from kb.auth import list_users
+
+    users = list_users(_kb(ctx.find_root()).store)
+    _emit(users, as_json, lambda rows: [click.echo(f"{r['name']}\t{r['role']}\t{'停用' if r['disabled'] else '正常'}")
+                                         for r in rows])
+
+
+IMPORTABLE = {".docx", ".pdf", ".txt", ".md", ".markdown"}
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--kind", type=click.Choice(["case", "lecture", "site", "plan", "venue", "policy"]), help="指定类型")
+@click.option("--publish", is_flag=True, help="通过检查的直接发布（否则都存为草稿）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出汇总")
+@click.pass_context
+@handle_errors
+def import_files(ctx, paths, kind, publish, as_json):
+    """批量导入 Word/PDF/文本/Markdown 文件：转换、预填字段，存为草稿或直接发布。"""
+    from tqdm import tqdm
+
+    from indexer.build import update_index
+    from indexer.convert import convert
+    from kb.editing import Editor
+    from kb.errors import KBError as Error
+
+    kb = _kb(ctx)
+    editor = Editor(kb.settings.library, kb.settings.data_dir, kb.store)
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
+                    if f.is_file() and f.suffix.lower() in IMPORTABLE})
+    summary = {"published": [], "drafts": [], "failed": []}
+    limit = kb.settings.max_upload_mb * 1024 * 1024
+    for path in tqdm(files, desc="导入", unit="个", file=sys.stderr, disable=as_json):
+        try:
+            converted = convert(path.name, path.read_bytes(), kb.vocab, max_bytes=limit)
+        except Error as exc:
+            summary["failed"].append({"file": str(path), "reason": exc.message})
+            continue
+        fields = converted.fields
+        if kind:
+            fields["kind"] = kind
+            fields["id"] = f"{kind}-{fields['id'].split('-', 1)[1]}"
+        editor.keep_upload(fields["id"], path.name, path.read_bytes())
+        if publish:
+            fields["status"] = "published"
+            doc, problems = editor.check(fields, converted.markdown, kb.vocab)
+            if doc is not None:
+                try:
+                    editor.publish(fields, converted.markdown, kb.library(reload=True), "cli")
+                    summary["published"].append({"file": str(path), "id": doc.id, "title": doc.title})
+                    continue
+                except Error as exc:
+                    problems = [exc.message]
+            fields["status"] = "draft"
+            editor.save_draft(fields, converted.markdown, "cli")
+            summary["drafts"].append({"file": str(path), "id": fields["id"], "problems": [str(p) for p in problems]})
+        else:
+            editor.save_draft(fields, converted.markdown, "cli")
+            summary["drafts"].append({"file": str(path), "id": fields["id"], "problems": []})
+    if summary["published"]:
+        summary["index"] = update_index(kb).to_dict()
+
+    def render(data):
+        click.echo(f"共 {len(files)} 个文件：发布 {len(data['published'])}，存为草稿 {len(data['drafts'])}，"
+                   f"失败 {len(data['failed'])}。")
+        for item in data["published"]:
+            click.echo(f"  已发布 {item['id']}：{item['title']}（{item['file']}）")
+        for item in data["drafts"]:
+            reason = f"，待补：{'；'.join(item['problems'][:3])}" if item["problems"] else ""
+            click.echo(f"  草稿 {item['id']}（{item['file']}）{reason}")
+        for item in data["failed"]:
+            click.echo(f"  失败 {item['file']}：{item['reason']}")
+
+    _emit(summary, as_json, render)
+    sys.exit(1 if summary["failed"] else 0)
+
+
 def main() -> None:
     cli(prog_name="kb")
 

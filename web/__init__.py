@@ -1,0 +1,1 @@
+"""The web app: a thin FastAPI + Jinja2 shell over kb/."""

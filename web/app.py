@@ -1,0 +1,92 @@
+"""The app factory: shared objects on app.state, one error handler, security headers on every response."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kb.auth import ANONYMOUS, get_user
+from kb.errors import KBError
+from kb.service import KB
+from kb.settings import Settings
+from web.indexing import IndexJob
+from web.rendering import HERE, make_templates, page, wants_json
+from web.security import Sessions, secret_key, security_headers, set_session_cookie
+
+log = logging.getLogger("kb.web")
+
+HTTP_MESSAGES = {404: "页面不存在", 405: "不支持这种请求方式", 413: "上传内容过大", 422: "提交的内容有误"}
+
+
+def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> FastAPI:
+    """Build the app; nothing is loaded at import time."""
+    kb = kb or KB(settings)
+    settings = kb.settings
+    app = FastAPI(title="红领资源库 API", version="0.1.0",
+                  description="点单选题、资料库按需供给、到阵地灵活使用。", docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.kb = kb
+    app.state.templates = make_templates()
+    app.state.sessions = Sessions(secret_key(settings.secret_key, settings.data_dir))
+    app.state.index_job = IndexJob(kb)
+    headers = security_headers(settings.frame_ancestors)
+
+    @app.middleware("http")
+    async def session_and_headers(request: Request, call_next):
+        session = app.state.sessions.load(request)
+        fresh = not session.get("c")
+        if fresh:
+            session = {"c": secrets.token_urlsafe(24)}
+        user = ANONYMOUS
+        if session.get("u"):
+            user = get_user(kb.store, session["u"]) or ANONYMOUS
+        request.state.session, request.state.user, request.state.csrf = session, user, session["c"]
+        response = await call_next(request)
+        if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
+            set_session_cookie(response, app.state.sessions.dump(request.state.session),
+                               secure=request.url.scheme == "https")
+        for key, value in headers.items():
+            response.headers.setdefault(key, value)
+        if request.url.path.startswith(("/curator", "/admin", "/login")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def error(request: Request, status: int, message: str, detail=None):
+        if wants_json(request):
+            return JSONResponse({"error": message, "detail": detail}, status_code=status)
+        if status == 401 and request.method == "GET":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return page(request, "error.html", {"status": status, "message": message, "detail": detail},
+                    status_code=status)
+
+    @app.exception_handler(KBError)
+    async def kb_error(request: Request, exc: KBError):
+        detail = exc.detail if isinstance(exc.detail, list | dict) else None
+        return error(request, exc.status, exc.message, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg')}" for e in exc.errors()]
+        return error(request, 422, "提交的内容有误", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return error(request, exc.status_code, HTTP_MESSAGES.get(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return error(request, 500, "服务器内部错误，已记录，请稍后再试")
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    from web.routes import admin, api, auth, curator, docs, kiosk, kits, search
+
+    for module in (search, docs, kits, kiosk, auth, curator, admin, api):
+        app.include_router(module.router)
+    return app
