@@ -171,7 +171,7 @@ class Editor:
         """The same rules as `kb validate`, applied to what the form holds."""
         kind = fields.get("kind") or "case"
         doc_id = str(fields.get("id") or "")
-        path = self.root / str(kind) / f"{doc_id}.md"
+        path = Path(str(kind)) / f"{doc_id}.md"  # shown relative to the library, never the server's folders
         return parse_document(render_markdown(fields, body), path, vocab)
 
     def path_of(self, library: Library, doc_id: str) -> Path | None:

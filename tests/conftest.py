@@ -161,3 +161,46 @@ def full_kb(tmp_path_factory):
     kb = KB(Settings(library=copy_library(root / "library"), data_dir=root / "data"), embedder=HashEmbedder())
     update_index(kb)
     return kb
+
+
+def csrf_of(client, path: str = "/login") -> str:
+    """The CSRF token the session's forms carry (read from a page, as a browser would)."""
+    import re
+
+    html = client.get(path).text
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, f"no csrf token on {path}"
+    return match.group(1)
+
+
+def login(client, name: str, password: str) -> None:
+    token = csrf_of(client, "/login")
+    response = client.post("/login", data={"name": name, "password": password, "csrf": token},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+@pytest.fixture(scope="session")
+def web_client(full_kb):
+    """A client for the app over the whole library (read-mostly tests)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(kb=full_kb)) as client:
+        yield client
+
+
+@pytest.fixture
+def curator_app(small_kb):
+    """The app over a small library of its own, with a curator and an admin account."""
+    from fastapi.testclient import TestClient
+
+    from kb.auth import add_user
+    from web.app import create_app
+
+    add_user(small_kb.store, "ziliaoyuan", "correct-horse-1", "curator")
+    add_user(small_kb.store, "guanliyuan", "correct-horse-2", "admin")
+    app = create_app(kb=small_kb)
+    with TestClient(app) as client:
+        yield app, client
