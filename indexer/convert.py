@@ -254,4 +254,8 @@ def convert(name: str, data: bytes, vocab: Vocabulary, *, max_bytes: int = 20 * 
         raise ConversionError("文件中几乎没有文字内容")
     fields = guess_fields(markdown, title, name, vocab)
     fields.update({k: v for k, v in fields_from_file.items() if v not in (None, "", [])})
+    # The title lives in the front matter; a first line repeating it is dropped from the body.
+    lines = markdown.lstrip().splitlines()
+    if lines and lines[0].lstrip("# ").strip() == str(fields.get("title", "")).strip():
+        markdown = "\n".join(lines[1:]).lstrip() + "\n"
     return Converted(markdown, name, fields, warnings)

@@ -182,7 +182,7 @@ class Editor:
         """Write a valid document into the library (a new one, or ``replace`` an existing id)."""
         doc, problems = self.check(fields, body, library.vocab)
         if doc is None:
-            raise InvalidDocument("文档未通过检查", detail=[str(p) for p in problems])
+            raise InvalidDocument("文档未通过检查", detail=problems)
         existing = library.documents.get(doc.id)
         if existing and replace != doc.id:
             raise Conflict(f"标识“{doc.id}”已被《{existing.title}》使用，请换一个")

@@ -21,6 +21,7 @@ TRAVEL_MINUTES = 60  # a round trip inside the city, on top of a site's own visi
 FAR_SITE_MINUTES = 480  # a site outside the city takes a whole day
 CALENDAR_WEIGHT = 0.8  # in RRF units: an anniversary counts less than being ranked first by one method
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
+MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
 
 @dataclass
@@ -271,7 +272,7 @@ class KitBuilder:
                 continue
             steps = plan_doc.meta["agenda"]
             total = duration or hit.doc.duration.max
-            if duration and not 0.6 * hit.doc.duration.min <= duration <= 1.6 * hit.doc.duration.max:
+            if duration and not MIN_STRETCH * hit.doc.duration.min <= duration <= MAX_STRETCH * hit.doc.duration.max:
                 continue
             fitted = fit_agenda(steps, total)
             if fitted:

@@ -91,6 +91,7 @@ class Query:
     audience: dict[str, list[str]]
     constraints: Constraints
     notices: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)  # formal terms for the colloquial words used
 
 
 def normalise(text: str) -> tuple[str, list[str]]:
@@ -122,4 +123,5 @@ def understand(text: str, vocab: Vocabulary) -> Query:
         text=clean, terms=terms,
         themes=vocab.mentions("themes", clean), formats=vocab.mentions("formats", clean),
         audience=vocab.mentions("audience", clean), constraints=constraints, notices=notices,
+        expansions=vocab.expansions(topical),
     )

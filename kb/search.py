@@ -14,6 +14,7 @@ from kb.filters import Filters
 from kb.fusion import best_per_group, ranked, rrf, weighted
 from kb.index import ChunkRecord, DocRecord, Index
 from kb.query import Query, understand
+from kb.text import tokens
 from kb.vocab import Vocabulary
 
 MODES = ("hybrid", "keyword", "dense")
@@ -30,6 +31,8 @@ class SearchConfig:
     keyword_weight: float = 1.0
     vocab_weight: float = 1.0  # the vote of documents tagged with the themes/formats the query names
     pool: int = 100  # chunks taken from each method before fusion
+    expand_keyword: float = 0.5  # weight of a keyword search for the lexicon's formal terms (0: off)
+    expand_dense: bool = False  # embed the query together with its formal terms
 
 
 @dataclass
@@ -130,14 +133,23 @@ class Searcher:
         dense: list[tuple[int, float]] = []
         searchable = allowed is None or bool(allowed)
         # The model (C, outside the GIL) embeds the query while SQLite runs the keyword search.
-        vector = _pool.submit(self.query_vector, query.text) if mode != "keyword" and searchable else None
+        dense_text = query.text
+        if cfg.expand_dense and query.expansions:
+            dense_text = f"{query.text}（{'、'.join(query.expansions[:12])}）"
+        vector = _pool.submit(self.query_vector, dense_text) if mode != "keyword" and searchable else None
         if mode in ("hybrid", "keyword") and searchable:
             keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
+        expanded: list[tuple[int, float]] = []
+        if mode == "hybrid" and cfg.expand_keyword and query.expansions and searchable:
+            extra = [t for e in query.expansions for t in tokens(e, self.vocab.all_words())]
+            expanded = index.keyword(extra, cfg.pool, allowed)
         if vector is not None:
             dense = index.dense(vector.result(), cfg.pool, allowed)
         chunks = index.chunks({cid for cid, _ in keyword + dense})
         owner = {cid: c.doc_id for cid, c in chunks.items()}
         kw_docs = {d: s for d, s in best_per_group(dict(keyword), owner).items() if d in admitted}
+        owner.update({cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in expanded} - set(owner)).items()})
+        expanded_docs = {d: s for d, s in best_per_group(dict(expanded), owner).items() if d in admitted}
         dense_docs = {d: s for d, s in best_per_group(dict(dense), owner).items() if d in admitted}
 
         rankings, weights, scores = [], [], []
@@ -145,6 +157,8 @@ class Searcher:
             rankings.append(ranked(dense_docs)), weights.append(cfg.dense_weight), scores.append(dense_docs)
         if mode in ("hybrid", "keyword"):
             rankings.append(ranked(kw_docs)), weights.append(cfg.keyword_weight), scores.append(kw_docs)
+        if expanded_docs:
+            rankings.append(ranked(expanded_docs)), weights.append(cfg.expand_keyword), scores.append(expanded_docs)
         vocab_docs = self._vocab_votes(query, index, admitted, dense_docs) if mode == "hybrid" else {}
         if vocab_docs and cfg.vocab_weight:
             rankings.append(ranked(vocab_docs)), weights.append(cfg.vocab_weight), scores.append(vocab_docs)

@@ -27,6 +27,7 @@ class Vocabulary:
     themes: list[Term]
     formats: list[Term]
     audiences: list[Term]
+    lexicon: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)  # (words, expansions)
     _lookup: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -68,11 +69,20 @@ class Vocabulary:
                 found.setdefault(owner, []).append(word)
         return found
 
+    def expansions(self, text: str) -> list[str]:
+        """The formal terms for the colloquial words in ``text`` (corpus/lexicon.yaml)."""
+        lowered = text.lower()
+        found: list[str] = []
+        for words, expand in self.lexicon:
+            if any(w.lower() in lowered for w in words):
+                found.extend(e for e in expand if e not in found)
+        return found
+
     def fingerprint(self) -> str:
         """Changes whenever any name or synonym changes (parsed documents depend on it)."""
         import hashlib
 
-        return hashlib.sha1(repr((self.themes, self.formats, self.audiences)).encode()).hexdigest()
+        return hashlib.sha1(repr((self.themes, self.formats, self.audiences, self.lexicon)).encode()).hexdigest()
 
     def all_words(self) -> set[str]:
         return {w for table in self._lookup.values() for w in table}
@@ -109,8 +119,24 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _lexicon(path: Path) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    if not path.exists():
+        return []  # optional: a library may have no colloquial lexicon
+    entries = _read_yaml(path).get("entries")
+    if not isinstance(entries, list):
+        raise KBError(f"{path}: entries 应是列表")
+    lexicon = []
+    for i, entry in enumerate(entries, 1):
+        words = entry.get("words") if isinstance(entry, dict) else None
+        expand = entry.get("expand") if isinstance(entry, dict) else None
+        if not isinstance(words, list) or not isinstance(expand, list) or not words or not expand:
+            raise KBError(f"{path}: 第 {i} 条应有 words 和 expand 两个列表")
+        lexicon.append((tuple(str(w) for w in words if len(str(w)) >= 2), tuple(str(e) for e in expand)))
+    return lexicon
+
+
 def load_vocabulary(library: Path) -> Vocabulary:
-    """Read ``themes.yaml`` and ``vocab.yaml`` from a library folder."""
+    """Read ``themes.yaml``, ``vocab.yaml`` and the optional ``lexicon.yaml`` from a library folder."""
     themes_path, vocab_path = library / "themes.yaml", library / "vocab.yaml"
     themes = _read_yaml(themes_path)
     vocab = _read_yaml(vocab_path)
@@ -118,4 +144,5 @@ def load_vocabulary(library: Path) -> Vocabulary:
         themes=_terms(themes.get("themes"), themes_path, "themes"),
         formats=_terms(vocab.get("formats"), vocab_path, "formats"),
         audiences=_terms(vocab.get("audiences"), vocab_path, "audiences"),
+        lexicon=_lexicon(library / "lexicon.yaml"),
     )

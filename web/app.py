@@ -7,7 +7,7 @@ import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> Fas
 
     @app.exception_handler(KBError)
     async def kb_error(request: Request, exc: KBError):
-        detail = exc.detail if isinstance(exc.detail, list | dict) else None
+        detail = exc.detail if isinstance(exc.detail, dict) else (
+            [str(d) for d in exc.detail] if isinstance(exc.detail, list) else None)
         return error(request, exc.status, exc.message, detail)
 
     @app.exception_handler(RequestValidationError)
@@ -85,6 +86,11 @@ def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> Fas
         return error(request, 500, "服务器内部错误，已记录，请稍后再试")
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     from web.routes import admin, api, auth, curator, docs, kiosk, kits, search
 
     for module in (search, docs, kits, kiosk, auth, curator, admin, api):

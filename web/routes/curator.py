@@ -84,8 +84,22 @@ def paste(request: Request, kb: KBDep, user: CuratorDep, text: Annotated[str, Fo
     return RedirectResponse(f"/curator/drafts/{draft_id}", status_code=303)
 
 
+LABELS = {f.name: f.label for f in FIELDS} | {"body": "正文", "front matter": "字段"}
+
+
+def describe(problems) -> list[str]:
+    """Problems as a form shows them: the field's label and what is wrong (no file or line)."""
+    out = []
+    for p in problems:
+        field, message = (p.field, p.message) if hasattr(p, "field") else (str(p).split(": ")[-2:] + [""])[:2]
+        out.append(f"{LABELS.get(field.split('[')[0], field)}：{message}")
+    return out
+
+
 def _form_page(request, kb, *, fields: dict, body: str, action: str, problems=None, preview=False, mode="draft"):
-    problems = problems if problems is not None else [str(p) for p in editor(kb).check(fields, body, kb.vocab)[1]]
+    if problems is None:
+        problems = editor(kb).check(fields, body, kb.vocab)[1]
+    problems = describe(problems)
     return page(request, "curator/edit.html", {
         "fields": form_from_fields(fields), "body": body, "action": action, "problems": problems,
         "preview": preview, "mode": mode, "specs": [f.__dict__ | {"required_for": sorted(f.required_for),

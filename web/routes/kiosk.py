@@ -43,7 +43,7 @@ def qr_svg(url: str) -> Markup:
 
 
 @twin(router, "/venues/{venue_id}/screen")
-def screen(request: Request, venue_id: str, kb: KBDep):
+def screen(request: Request, venue_id: str, kb: KBDep, interval: int = 12):
     """阵地大屏：轮播近期推荐资料包，扫码带走。"""
     venue = kb.library().documents.get(safe_id(venue_id))
     if venue is None or venue.kind != "venue" or not venue.published:
@@ -66,6 +66,6 @@ def screen(request: Request, venue_id: str, kb: KBDep):
         "venue": {"id": venue.id, "title": venue.title, "address": venue.meta.get("address", ""),
                   "open_hours": venue.meta.get("open_hours", "")},
         "slides": [{k: v for k, v in s.items() if not k.startswith("_")} for s in slides],
-        "_qr": [s["_qr"] for s in slides], "date": today.isoformat(),
+        "_qr": [s["_qr"] for s in slides], "date": today.isoformat(), "interval": min(max(interval, 1), 120),
         "calendar": [u.to_dict() for u in kb.calendar.upcoming(today, within_days=45)][:4],
     })

@@ -25,3 +25,17 @@
   }
   poll();
 })();
+
+// In the edit form, show only the fields that apply to the chosen kind.
+(function () {
+  var kind = document.getElementById("f-kind");
+  if (!kind) return;
+  function sync() {
+    document.querySelectorAll(".field[data-kinds]").forEach(function (field) {
+      var kinds = field.getAttribute("data-kinds").split(" ");
+      field.hidden = kinds.indexOf(kind.value) < 0;
+    });
+  }
+  kind.addEventListener("change", sync);
+  sync();
+})();
