@@ -190,12 +190,15 @@ def search(ctx: click.Context, query: str, limit: int, mode: str, as_json: bool,
 @cli.command(name="eval")
 @click.option("--queries", type=click.Path(path_type=Path), help="评测集，默认 资料库/eval/queries.yaml")
 @click.option("--variants", is_flag=True, help="同时比较融合方式等候选方案")
+@click.option("--kits", "with_kits", is_flag=True, help="同时评测点单资料包的质量")
+@click.option("--date", "date_", default="2026-06-15", show_default=True, help="评测资料包时假定的日期")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @click.pass_context
 @handle_errors
-def evaluate(ctx: click.Context, queries: Path | None, variants: bool, as_json: bool) -> None:
-    """在评测集上计算 nDCG@10、Recall@10、MRR@10（关键词 / 向量 / 混合）。"""
-    from kb.evaluate import evaluate_search, load_queries
+def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits: bool, date_: str,
+             as_json: bool) -> None:
+    """在评测集上计算 nDCG@10、Recall@10、MRR@10（关键词 / 向量 / 混合），以及资料包质量。"""
+    from kb.evaluate import evaluate_kits, evaluate_search, load_queries
     from kb.search import SearchConfig
 
     kb = _kb(ctx)
@@ -204,19 +207,30 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, as_json: 
     runs: dict[str, dict] = {"keyword": {"mode": "keyword"}, "dense": {"mode": "dense"}, "hybrid": {}}
     if variants:
         runs.update({
+            "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0)},
             "hybrid-no-vocab": {"config": SearchConfig(vocab_weight=0)},
+            "hybrid-expand-dense": {"config": SearchConfig(expand_dense=True)},
             "hybrid-weighted": {"config": SearchConfig(fusion="weighted")},
             "hybrid-rrf-k20": {"config": SearchConfig(rrf_k=20)},
-            "hybrid-dense2": {"config": SearchConfig(dense_weight=2)},
         })
     scores = evaluate_search(kb.searcher, labelled, runs)
     data = {"queries": len(labelled), "results": [s.to_dict() for s in scores]}
+    kit_scores = evaluate_kits(kb, labelled, _date(date_)) if with_kits else None
+    if kit_scores:
+        data["kits"] = kit_scores.to_dict()
 
     def render(_):
         click.echo(f"评测集：{path}（{len(labelled)} 条点单）")
-        click.echo(f"{'方法':<18}{'nDCG@10':>9}{'Recall@10':>11}{'MRR@10':>9}")
+        click.echo(f"{'方法':<22}{'nDCG@10':>9}{'Recall@10':>11}{'MRR@10':>9}")
         for s in scores:
-            click.echo(f"{s.name:<18}{s.ndcg:>9.3f}{s.recall:>11.3f}{s.mrr:>9.3f}")
+            click.echo(f"{s.name:<22}{s.ndcg:>9.3f}{s.recall:>11.3f}{s.mrr:>9.3f}")
+        if kit_scores:
+            k = kit_scores
+            click.echo(f"资料包（{k.kits} 单，其中 {k.judged} 单有党课和案例标注）：党课相关 {k.lecture_relevant:.3f}，"
+                       f"案例相关 {k.case_relevant:.3f}，党课且至少一个案例相关 {k.on_target:.3f}，"
+                       f"违反硬约束 {k.violations} 处，不同党课 {k.distinct_lectures} 篇")
+            for example in k.examples:
+                click.echo(f"    {example}")
 
     _emit(data, as_json, render)
 

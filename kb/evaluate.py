@@ -102,3 +102,49 @@ def evaluate_search(searcher, queries: Sequence[LabelledQuery], variants: Mappin
         results.append(score(name, queries, lambda q, o=options: [
             h.doc_id for h in searcher.search(q.text, limit=10, **o).hits]))
     return results
+
+
+@dataclass
+class KitScores:
+    kits: int
+    judged: int  # kits whose order has labelled lectures and cases
+    lecture_relevant: float
+    case_relevant: float  # share of proposed cases labelled relevant
+    on_target: float  # lecture relevant and at least one case relevant
+    violations: int
+    distinct_lectures: int
+    examples: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def evaluate_kits(kb, queries: Sequence[LabelledQuery], today) -> KitScores:
+    """Build the kit for every labelled order (with its constraints) and check it against the labels."""
+    from kb.kit import Order, constraint_violations
+
+    docs = kb.searcher.index().docs
+    builder = kb.kit_builder()
+    lectures, cases, on_target, judged, violations, chosen, examples = [], [], [], 0, 0, set(), []
+    for q in queries:
+        c = q.constraints
+        order = Order(q.text, formats=list(c.get("formats") or []), duration=c.get("duration"),
+                      headcount=c.get("headcount"), audience=list(c.get("audience") or []))
+        kit = builder.build(order, today=today)
+        broken = constraint_violations(kit, docs)
+        violations += len(broken)
+        examples.extend(f"{q.id}: {b}" for b in broken)
+        kinds = {docs[d].kind for d in q.relevant if d in docs}
+        if kit.lecture:
+            chosen.add(kit.lecture.doc_id)
+        if not {"lecture", "case"} <= kinds:
+            continue
+        judged += 1
+        lecture_ok = bool(kit.lecture and q.relevant.get(kit.lecture.doc_id, 0) > 0)
+        case_hits = [q.relevant.get(item.doc_id, 0) > 0 for item in kit.cases]
+        lectures.append(lecture_ok)
+        cases.extend(case_hits)
+        on_target.append(lecture_ok and any(case_hits))
+    share = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
+    return KitScores(len(queries), judged, share(lectures), share(cases), share(on_target), violations,
+                     len(chosen), examples[:10])

@@ -224,19 +224,25 @@ class Index:
         return kept
 
     def keyword(self, terms: Iterable[str], limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
-        """BM25 over the FTS5 index: (chunk id, score) best first; higher is better."""
+        """BM25 over the FTS5 index: (chunk id, score) best first; higher is better.
+
+        A filter is applied to the ranked matches here, not inside SQLite: FTS5 cannot use a rowid
+        list while matching, and checking one per match is 20x slower than ranking a larger pool."""
         query = fts_query(self.selective_terms(terms))
         if not query:
             return []
         weights = ", ".join(map(str, BM25_WEIGHTS))
-        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list = [query]
+        wanted = limit
         if allowed is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(list(allowed)))
-        sql += " ORDER BY score DESC LIMIT ?"
-        params.append(limit)
-        return [(r[0], r[1]) for r in self.db.execute(sql, params)]
+            share = max(len(allowed), 1) / self.chunk_count
+            wanted = min(self.chunk_count, int(limit / share * 2) + limit)
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY score DESC LIMIT ?", [query, wanted])
+        if allowed is None:
+            return [(r[0], r[1]) for r in rows]
+        keep = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+        return [(r[0], r[1]) for r in rows if r[0] in keep][:limit]
 
     def dense(self, vector: np.ndarray, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         ids, scores = self.vectors.search(vector, limit, allowed)

@@ -104,6 +104,26 @@ class Kit:
             calendar=data["calendar"])
 
 
+def constraint_violations(kit: Kit, docs: dict) -> list[str]:
+    """Items in a kit that break the order's hard limits (the kit evaluation wants none)."""
+    duration, headcount = kit.understood["duration"], kit.understood["headcount"]
+    found = []
+    for item in [kit.lecture, *kit.cases, *kit.places, kit.plan]:
+        doc = docs.get(item.doc_id) if item else None
+        if doc is None:
+            continue
+        if duration and doc.duration and doc.kind != "plan" and doc.duration.min > duration:
+            found.append(f"{doc.id} 需要 {doc.duration} 分钟，超过 {duration} 分钟")
+        if headcount and doc.headcount and not doc.headcount.contains(headcount):
+            found.append(f"{doc.id} 适合 {doc.headcount} 人，不适合 {headcount} 人")
+    if duration and kit.agenda and kit.total_minutes != duration:
+        found.append(f"议程共 {kit.total_minutes} 分钟，不是 {duration} 分钟")
+    formats = kit.understood.get("formats") or []
+    if formats and kit.plan and not set(formats) & set(docs[kit.plan.doc_id].formats):
+        found.append(f"方案 {kit.plan.doc_id} 不是所要的形式（{'、'.join(formats)}）")
+    return found
+
+
 def _clock(start: str, minutes: int) -> str:
     hours, mins = (int(x) for x in start.split(":"))
     total = hours * 60 + mins + minutes

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from kb.export import to_docx, to_html, to_markdown
-from kb.kit import Kit, Order, fit_agenda, make_room
+from kb.kit import Kit, Order, constraint_violations, fit_agenda, make_room
 
 AGENDA = [
     {"minutes": 5, "step": "开场", "slot": "opening"},
@@ -46,20 +46,7 @@ def kit_for(full_kb, text, **kw) -> Kit:
 
 
 def violations(full_kb, kit: Kit) -> list[str]:
-    docs = full_kb.searcher.index().docs
-    duration, headcount = kit.understood["duration"], kit.understood["headcount"]
-    found = []
-    for item in [kit.lecture, *kit.cases, *kit.places, kit.plan]:
-        if item is None:
-            continue
-        doc = docs[item.doc_id]
-        if duration and doc.duration and doc.kind != "plan" and doc.duration.min > duration:
-            found.append(f"{doc.id} takes {doc.duration} > {duration}")
-        if headcount and doc.headcount and not doc.headcount.contains(headcount):
-            found.append(f"{doc.id} is for {doc.headcount} people, not {headcount}")
-    if duration and kit.agenda and kit.total_minutes != duration:
-        found.append(f"agenda is {kit.total_minutes} minutes, not {duration}")
-    return found
+    return constraint_violations(kit, full_kb.searcher.index().docs)
 
 
 @pytest.mark.parametrize(
