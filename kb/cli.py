@@ -207,11 +207,10 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
     runs: dict[str, dict] = {"keyword": {"mode": "keyword"}, "dense": {"mode": "dense"}, "hybrid": {}}
     if variants:
         runs.update({
-            "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0)},
-            "hybrid-no-vocab": {"config": SearchConfig(vocab_weight=0)},
-            "hybrid-expand-dense": {"config": SearchConfig(expand_dense=True)},
-            "hybrid-weighted": {"config": SearchConfig(fusion="weighted")},
-            "hybrid-rrf-k20": {"config": SearchConfig(rrf_k=20)},
+            "hybrid-rrf": {"config": SearchConfig(fusion="rrf")},
+            "hybrid-rrf-k20": {"config": SearchConfig(fusion="rrf", rrf_k=20)},
+            "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0, expand_dense=False)},
+            "hybrid-no-theme-vote": {"config": SearchConfig(vocab_weight=0)},
         })
     scores = evaluate_search(kb.searcher, labelled, runs)
     data = {"queries": len(labelled), "results": [s.to_dict() for s in scores]}

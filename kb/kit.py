@@ -19,7 +19,10 @@ from kb.store import Rating
 
 TRAVEL_MINUTES = 60  # a round trip inside the city, on top of a site's own visit time
 FAR_SITE_MINUTES = 480  # a site outside the city takes a whole day
-CALENDAR_WEIGHT = 0.8  # in RRF units: an anniversary counts less than being ranked first by one method
+CALENDAR_WEIGHT = 0.8  # in RRF units, for open orders: less than being ranked first by one method
+NAMED_CALENDAR_SHARE = 0.1  # an order with a subject of its own is only nudged (a tie-breaker)
+GENERIC_WORDS = {"活动", "主题", "党日", "主题党日", "组织", "生活", "组织生活", "下周", "下个月", "这个月", "推荐",
+                 "什么", "有什么", "安排", "支部", "党员", "大家", "一次", "一下", "最近", "近期", "搞个", "适合"}
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
 MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
@@ -188,10 +191,12 @@ class KitBuilder:
         self.searcher, self.library, self.calendar = searcher, library, calendar
         self.ratings = ratings or {}
 
-    def boosts(self, today: dt.date, named: bool = False) -> tuple[dict[str, float], list[Upcoming]]:
-        """Nudges in RRF units for upcoming anniversaries' themes (weaker when the order names its own)."""
+    def boosts(self, today: dt.date, open_order: bool = True) -> tuple[dict[str, float], list[Upcoming]]:
+        """Nudges in RRF units for upcoming anniversaries' themes: strong for an open order
+        ("下周搞个活动"), a tie-breaker for an order that has a subject of its own."""
         upcoming = self.calendar.upcoming(today)
-        theme_weight = {t: w * (0.25 if named else 1.0) for t, w in self.calendar.theme_boosts(today).items()}
+        share = 1.0 if open_order else NAMED_CALENDAR_SHARE
+        theme_weight = {t: w * share for t, w in self.calendar.theme_boosts(today).items()}
         boosts: dict[str, float] = {}
         for doc in self.searcher.index().docs.values():
             weight = max((theme_weight.get(t, 0.0) for t in doc.themes), default=0.0) * CALENDAR_WEIGHT
@@ -206,7 +211,8 @@ class KitBuilder:
         headcount = order.headcount or parsed.headcount
         formats = order.formats or list(query.formats)
         when = order.date or today or dt.date.today()
-        boosts, upcoming = self.boosts(when, named=bool(query.themes))
+        subject = [t for t in query.terms if len(t) >= 2 and t not in GENERIC_WORDS]
+        boosts, upcoming = self.boosts(when, open_order=not (subject or query.themes or query.expansions))
         factors = {doc_id: rating.factor for doc_id, rating in self.ratings.items()}
         notes: list[str] = []
         vocab = self.searcher.vocab

@@ -25,14 +25,14 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
 class SearchConfig:
     """The knobs `kb eval` compares; the defaults are the measured best (see README)."""
 
-    fusion: str = "rrf"  # rrf | weighted
+    fusion: str = "weighted"  # weighted | rrf
     rrf_k: float = 60.0
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     vocab_weight: float = 1.0  # the vote of documents tagged with the themes/formats the query names
     pool: int = 100  # chunks taken from each method before fusion
     expand_keyword: float = 0.5  # weight of a keyword search for the lexicon's formal terms (0: off)
-    expand_dense: bool = False  # embed the query together with its formal terms
+    expand_dense: bool = True  # embed the query together with its formal terms
 
 
 @dataclass
