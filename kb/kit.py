@@ -24,6 +24,7 @@ NAMED_CALENDAR_SHARE = 0.1  # an order with a subject of its own is only nudged 
 GENERIC_WORDS = {"活动", "主题", "党日", "主题党日", "组织", "生活", "组织生活", "下周", "下个月", "这个月", "推荐",
                  "什么", "有什么", "安排", "支部", "党员", "大家", "一次", "一下", "最近", "近期", "搞个", "适合"}
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
+THIRD_CASE_SHARE = 0.85
 MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
 
@@ -229,7 +230,10 @@ class KitBuilder:
             notes.append(self._unmet("党课材料", duration, headcount))
         elif lectures[0].doc.duration:
             agenda_steps = make_room(agenda_steps, "lecture", lectures[0].doc.duration.min)
-        cases = [self._case(h, headcount) for h in self._diverse(find("case", 12), 3)]
+        case_hits = self._diverse(find("case", 12), 3)
+        if len(case_hits) == 3 and case_hits[2].score < THIRD_CASE_SHARE * case_hits[1].score:
+            case_hits = case_hits[:2]  # a third case only when it is nearly as good as the second
+        cases = [self._case(h, headcount) for h in case_hits]
         if not cases:
             notes.append(self._unmet("相似案例", duration, headcount))
         places, agenda_steps = self._places(order, find, duration, headcount, parsed.local, agenda_steps, notes)
