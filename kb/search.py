@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from kb.vocab import Vocabulary
 
 MODES = ("hybrid", "keyword", "dense")
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
+RESULT_CACHE = 1024
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class Searcher:
         self._target: str | None = None
         self._lock = threading.Lock()
         self._vectors: dict[str, object] = {}
+        self._results: OrderedDict = OrderedDict()
 
     def index(self) -> Index:
         link = self.index_root / "current"
@@ -124,8 +127,24 @@ class Searcher:
             raise ValueError(f"unknown mode {mode}")
         cfg = config or self.config
         filters = filters or Filters()
-        query = understand(text, self.vocab)
         index = self.index()
+        key = None
+        if not boosts and not factors:  # plain searches are deterministic: remember recent ones
+            key = (text, filters, limit, mode, cfg, tuple(exclude), self._target)
+            with self._lock:
+                if key in self._results:
+                    self._results.move_to_end(key)
+                    return self._results[key]
+        result = self._search(text, filters, limit, mode, boosts, factors, exclude, cfg, index)
+        if key is not None:
+            with self._lock:
+                self._results[key] = result
+                while len(self._results) > RESULT_CACHE:
+                    self._results.popitem(last=False)
+        return result
+
+    def _search(self, text, filters, limit, mode, boosts, factors, exclude, cfg, index) -> SearchResult:
+        query = understand(text, self.vocab)
         admitted, allowed = self.admitted(filters)
         admitted -= set(exclude)
 

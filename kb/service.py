@@ -6,6 +6,8 @@ import functools
 import threading
 
 import datetime as dt
+import time
+from collections import OrderedDict
 
 from kb.calendar import Calendar, load_calendar
 from kb.gaps import is_weak
@@ -14,7 +16,10 @@ from kb.embed import Embedder, get_embedder
 from kb.library import Library, load_library
 from kb.search import Searcher
 from kb.settings import Settings
-from kb.store import Store
+from kb.store import Rating, Store
+
+RATINGS_SECONDS = 30
+KIT_CACHE = 1024
 from kb.vocab import Vocabulary
 
 
@@ -26,6 +31,8 @@ class KB:
         self._embedder = embedder
         self._lock = threading.RLock()
         self._library: Library | None = None
+        self._ratings: tuple[float, dict[str, Rating]] | None = None
+        self._kits: OrderedDict = OrderedDict()
 
     @property
     def embedder(self) -> Embedder:
@@ -58,13 +65,35 @@ class KB:
     def store(self) -> Store:
         return Store(self.settings.db_path)
 
+    def ratings(self) -> dict[str, Rating]:
+        """Smoothed ratings, re-read at most every RATINGS_SECONDS (they move slowly; reading them is not free)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._ratings is None or now - self._ratings[0] > RATINGS_SECONDS:
+                self._ratings = (now, self.store.ratings())
+            return self._ratings[1]
+
     def kit_builder(self) -> KitBuilder:
-        return KitBuilder(self.searcher, self.library(), self.calendar, self.store.ratings())
+        return KitBuilder(self.searcher, self.library(), self.calendar, self.ratings())
 
     def order(self, order: Order, *, today: dt.date | None = None, log: bool = True,
               user: str | None = None) -> Kit:
-        """Build the kit for an order and log it (the curators' demand report reads the log)."""
-        kit = self.kit_builder().build(order, today=today)
+        """Build the kit for an order and log it (the curators' demand report reads the log).
+
+        Kits are deterministic, so a kit is reused while the index, the ratings and the day are the same."""
+        when = today or dt.date.today()
+        ratings = self.ratings()
+        key = (order.key(), when, self.searcher.index().build.name, id(ratings))
+        with self._lock:
+            kit = self._kits.get(key)
+            if kit is not None:
+                self._kits.move_to_end(key)
+        if kit is None:
+            kit = KitBuilder(self.searcher, self.library(), self.calendar, ratings).build(order, today=when)
+            with self._lock:
+                self._kits[key] = kit
+                while len(self._kits) > KIT_CACHE:
+                    self._kits.popitem(last=False)
         if log:
             self.store.log_order(order.text, kit.order, kit.to_dict(), kit.understood["themes"],
                                  weak=is_weak(kit), unmet=kit.notes, user=user)

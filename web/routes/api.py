@@ -86,7 +86,7 @@ def api_document(request: Request, doc_id: str, kb: KBDep, _: ViewerDep) -> dict
 def api_similar(doc_id: str, kb: KBDep, _: ViewerDep, limit: Annotated[int, Query(ge=1, le=50)] = 5,
                 kind: str | None = None) -> dict:
     """相似资料（案例默认找相似案例，不含自身）。"""
-    hits = similar(kb.searcher, safe_id(doc_id), limit=limit, kind=kind, ratings=kb.store.ratings())
+    hits = similar(kb.searcher, safe_id(doc_id), limit=limit, kind=kind, ratings=kb.ratings())
     return {"doc_id": doc_id, "hits": [h.to_dict() for h in hits]}
 
 

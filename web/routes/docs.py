@@ -28,7 +28,7 @@ def document(request: Request, doc_id: str, kb: KBDep, _: ViewerDep):
     """文档详情：正文、元数据、相似资料、反馈。"""
     doc = visible_document(kb, request, doc_id)
     try:
-        related = [h.to_dict() for h in similar(kb.searcher, doc.id, limit=5, ratings=kb.store.ratings())]
+        related = [h.to_dict() for h in similar(kb.searcher, doc.id, limit=5, ratings=kb.ratings())]
     except DocumentNotFound:
         related = []  # not indexed yet (just published): the page still shows
     return page(request, "doc.html", {
