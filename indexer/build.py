@@ -261,8 +261,9 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
             if progress:
                 progress("embed", done, len(missing))
 
-        for start in range(0, len(missing), 256):  # cache as we go: an interrupted build resumes
-            part = missing[start : start + 256]
+        step_size = max(4, embedder.batch_size * 4)
+        for start in range(0, len(missing), step_size):  # cache as we go: an interrupted build resumes
+            part = missing[start : start + step_size]
             fresh = embedder.embed_passages([p for _, p in part], progress=step)
             batch = {h: v for (h, _), v in zip(part, fresh, strict=True)}
             cache.put_many(batch)

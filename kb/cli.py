@@ -522,6 +522,35 @@ def import_files(ctx, paths, kind, publish, as_json):
     sys.exit(1 if summary["failed"] else 0)
 
 
+@cli.command(name="backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_context
+@handle_errors
+def backup_command(ctx, path):
+    """备份资料库和数据库（点单、反馈、账号、操作记录）到一个 .tar.gz 文件。"""
+    from kb.backup import backup
+
+    settings = _settings(ctx)
+    info = backup(settings.library, settings.db_path, path)
+    click.echo(f"已备份 {info['files']} 个资料库文件和数据库到 {info['path']}")
+
+
+@cli.command(name="restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="不再确认")
+@click.pass_context
+@handle_errors
+def restore_command(ctx, path, yes):
+    """从备份恢复资料库和数据库（现有的会先改名保留）；恢复后请运行 kb index。"""
+    from kb.backup import restore
+
+    settings = _settings(ctx)
+    if not yes:
+        click.confirm(f"将用 {path} 替换 {settings.library} 和数据库，现有内容改名保留。继续？", abort=True)
+    info = restore(path, settings.library, settings.db_path)
+    click.echo(f"已恢复 {info['created']} 的备份（{info['files']} 个文件）。请运行 kb index 更新索引。")
+
+
 def main() -> None:
     cli(prog_name="kb")
 

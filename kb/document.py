@@ -282,7 +282,7 @@ def parse_document(text: str, path: str | Path, vocab: Vocabulary) -> tuple[Docu
     check = _Checker(shown, fm_text, fm_line, vocab)
 
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         check.add("kind", f"未知的类型 {kind!r}（可选：{', '.join(KINDS)}）" if kind else "缺少必填字段")
         kind = None
     values: dict = {}

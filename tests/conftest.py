@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-REALDOCS = ROOT.parent / "shared" / "realdocs"
+REALDOCS = ROOT / "tests" / "data" / "realdocs"  # copies of ../shared/realdocs (see its README)
 
 BODY = textwrap.dedent("""\
     ## 背景

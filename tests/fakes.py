@@ -17,7 +17,7 @@ class HashEmbedder(Embedder):
     dimensions = 256
     batch_size = 32
 
-    def __init__(self, fail_after: int | None = None):
+    def __init__(self, fail_after: int | None = None, model: str = "", threads: int = 0):
         self.calls = 0
         self.embedded = 0
         self.fail_after = fail_after
@@ -38,3 +38,18 @@ class HashEmbedder(Embedder):
 
 class OtherHashEmbedder(HashEmbedder):
     model_id = "test/other-model"
+
+
+class SlowHashEmbedder(HashEmbedder):
+    """The hash embedder, one passage at a time and slowly: gives a test time to kill a build."""
+
+    model_id = "test/slow-hash"
+    batch_size = 1
+
+    def embed_batch(self, texts, role):
+        import os
+        import time
+
+        if role == "passage":
+            time.sleep(float(os.environ.get("SLOW_EMBED_SECONDS", "0.25")))
+        return super().embed_batch(texts, role)

@@ -33,33 +33,41 @@ class IndexJob:
         self.state = JobState()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._again = False
 
     def progress(self, stage: str, done: int, total: int) -> None:
         self.state.stage, self.state.done, self.state.total = stage, done, total
 
     def start(self) -> bool:
-        """Start a build unless one is running; returns whether one was started."""
+        """Start a build; if one is running, run once more after it (it may have read the library
+        before the latest change). Returns whether a new build was started right away."""
         with self._lock:
             if self.state.running:
+                self._again = True
                 return False
+            self._again = False
             self.state = JobState(running=True, stage="准备", started=time.time())
             self._thread = threading.Thread(target=self._run, name="kb-index", daemon=True)
             self._thread.start()
             return True
 
     def _run(self) -> None:
-        try:
-            report = update_index(self.kb, progress=self.progress)
-            self.state.report = report.to_dict()
-        except Conflict:
-            self.state.error = "另一个索引任务正在进行，请稍后再试"
-        except KBError as exc:
-            self.state.error = exc.message
-        except Exception as exc:  # noqa: BLE001 - a failed build is shown to the curator, the old index serves
-            self.state.error = f"索引失败：{type(exc).__name__}: {exc}"
-        finally:
-            self.state.running = False
-            self.state.finished = time.time()
+        while True:
+            try:
+                report = update_index(self.kb, progress=self.progress)
+                self.state.report, self.state.error = report.to_dict(), ""
+            except Conflict:
+                self.state.error = "另一个索引任务正在进行，请稍后再试"
+            except KBError as exc:
+                self.state.error = exc.message
+            except Exception as exc:  # noqa: BLE001 - a failed build is shown to the curator, the old index serves
+                self.state.error = f"索引失败：{type(exc).__name__}: {exc}"
+            with self._lock:
+                if not self._again:
+                    self.state.running = False
+                    self.state.finished = time.time()
+                    return
+                self._again = False
 
     def wait(self, timeout: float = 120) -> JobState:
         thread = self._thread
