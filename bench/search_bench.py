@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, orders, real_kb, summary, table, timed
+from common import orders, real_kb, summary, table, timed
 
 from indexer.build import update_index
 from kb.embed.base import Embedder

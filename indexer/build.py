@@ -23,8 +23,19 @@ from indexer.embcache import EmbeddingCache
 from kb.document import Document, Span
 from kb.embed import Embedder
 from kb.errors import Conflict
-from kb.index import (DATABASE, FORMAT_VERSION, MANIFEST, SCHEMA, VECTORS, Chunk, connect,
-                      current_build, ensure_dir, fsync_dir, read_manifest)
+from kb.index import (
+    DATABASE,
+    FORMAT_VERSION,
+    MANIFEST,
+    SCHEMA,
+    VECTORS,
+    Chunk,
+    connect,
+    current_build,
+    ensure_dir,
+    fsync_dir,
+    read_manifest,
+)
 from kb.library import Library
 from kb.vectors import backend
 
@@ -167,7 +178,7 @@ def build_index(
         try:
             db, vectors, old_hashes = _open_target(tmp, previous if reusable else None, embedder)
             if manifest.get("vocab_hash") != vocab_hash:
-                old_hashes = {k: "" for k in old_hashes}  # synonyms changed: refresh keyword terms
+                old_hashes = dict.fromkeys(old_hashes, "")  # synonyms changed: refresh keyword terms
             cache = EmbeddingCache(index_root / EMBEDDINGS, embedder.model_id, embedder.dimensions)
             try:
                 _apply_changes(db, vectors, library, old_hashes, embedder, cache, chunk_chars, report, progress)

@@ -345,8 +345,8 @@ class KitBuilder:
                 break
         venues = find("venue", 8, duration=None)
         if order.venue:
-            venues = [h for h in venues if h.doc_id == order.venue] or [
-                h for h in self.searcher.search(order.venue, Filters(kind=("venue",)), limit=1).hits]
+            venues = [h for h in venues if h.doc_id == order.venue] or list(
+                self.searcher.search(order.venue, Filters(kind=("venue",)), limit=1).hits)
         if order.district:
             venues = [h for h in venues if h.doc.meta.get("district") == order.district] or venues
         for hit in venues[:1]:

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
-
-import datetime as dt
 import time
 from collections import OrderedDict
 
 from kb.calendar import Calendar, load_calendar
+from kb.embed import Embedder, get_embedder
 from kb.gaps import is_weak
 from kb.kit import Kit, KitBuilder, Order
-from kb.embed import Embedder, get_embedder
 from kb.library import Library, load_library
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.store import Rating, Store
+from kb.vocab import Vocabulary
 
 RATINGS_SECONDS = 30
 KIT_CACHE = 1024
-from kb.vocab import Vocabulary
 
 
 class KB:

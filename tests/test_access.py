@@ -44,7 +44,7 @@ def test_every_protected_route_refuses_anonymous_and_wrong_role(curator_app):
     app, client = curator_app
     anonymous_token = csrf_of(client, "/login")
     failures = []
-    for method, path, role in protected_routes(app):
+    for method, path, _role in protected_routes(app):
         data = {"csrf": anonymous_token} if method == "POST" else None
         response = client.request(method, path, data=data, follow_redirects=False)
         if method == "GET" and not path.endswith(".json"):

@@ -19,7 +19,7 @@ def wait_for_index(app, timeout=60):
 
 
 def form_of(draft: dict, **changes) -> dict:
-    data = {k: v for k, v in draft["fields"].items()}
+    data = dict(draft["fields"])
     data.update(changes)
     data["body"] = changes.get("body", draft["body"])
     return data

@@ -119,7 +119,7 @@ def test_old_builds_are_cleaned_up(small_kb):
         path = lib / "case" / "case-rotating-open-party-day.md"
         path.write_text(path.read_text(encoding="utf-8") + f"\n第{i}次修改。\n", encoding="utf-8")
         update_index(small_kb)
-    builds = [p for p in (small_kb.settings.index_root / "builds").iterdir()]
+    builds = list((small_kb.settings.index_root / "builds").iterdir())
     assert len(builds) == 2
     assert os.readlink(small_kb.settings.index_root / "current").startswith("builds/")
 
@@ -135,7 +135,7 @@ def test_invalid_documents_are_skipped_and_reported(small_kb):
 def test_cli_index_json(small_library, tmp_path):
     runner = CliRunner()
     env = {"KB_LIBRARY": str(small_library), "KB_DATA_DIR": str(tmp_path / "cli-data")}
-    from kb import cli as cli_module
+    from kb.cli import cmd_library as cli_module
 
     original = cli_module._kb
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Request
 
-from kb.auth import ANONYMOUS, User
+from kb.auth import User
 from kb.errors import AuthError, Forbidden, KBError
 from kb.service import KB
 
