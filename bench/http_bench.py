@@ -3,7 +3,8 @@
     python bench/http_bench.py [--data-dir DIR] [--clients 20] [--seconds 30] [--mix search,kit]
     python bench/http_bench.py --clients 50 --seconds 60 --mix search,kit,doc,feedback --reindex
 
-A bounded load generator: each client sends its next request when the previous one is answered.
+A bounded load generator: each client sends its next request when the previous one is answered
+(after --think seconds on average, exponentially distributed; 0 = saturation).
 With --reindex, a curator-triggered full re-index (--rebuild) runs in another process during the
 load; feedback rows are counted before and after, so a lost write shows up as a difference.
 """
@@ -57,9 +58,12 @@ def feedback_rows(data_dir: Path) -> int:
         db.close()
 
 
-async def client(base: str, kinds: list[str], texts: list[str], until: float, results: dict, rng: random.Random):
+async def client(base: str, kinds: list[str], texts: list[str], until: float, results: dict, rng: random.Random,
+                 think: float = 0.0):
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         while time.time() < until:
+            if think:
+                await asyncio.sleep(rng.expovariate(1 / think))  # a person reading the page before the next click
             kind = rng.choice(kinds)
             text = rng.choice(texts)
             start = time.perf_counter()
@@ -82,10 +86,11 @@ async def client(base: str, kinds: list[str], texts: list[str], until: float, re
             bucket["ok" if ok else "errors"] += 1
 
 
-async def load(base: str, clients: int, seconds: float, kinds: list[str], texts: list[str]) -> dict:
+async def load(base: str, clients: int, seconds: float, kinds: list[str], texts: list[str], think: float) -> dict:
     results: dict = {}
     until = time.time() + seconds
-    await asyncio.gather(*(client(base, kinds, texts, until, results, random.Random(i)) for i in range(clients)))
+    await asyncio.gather(*(client(base, kinds, texts, until, results, random.Random(i), think)
+                           for i in range(clients)))
     return results
 
 
@@ -96,6 +101,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--mix", default="search,kit")
     parser.add_argument("--reindex", action="store_true")
+    parser.add_argument("--think", type=float, default=0.0, help="mean seconds between a client's requests")
     args = parser.parse_args()
     kb = real_kb(args.data_dir)
     data_dir = kb.settings.data_dir
@@ -113,7 +119,7 @@ def main() -> None:
             reindex = subprocess.Popen([sys.executable, "-m", "kb.cli", "index", "--rebuild", "--quiet"], env=env,
                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started = time.time()
-        results = asyncio.run(load(base, args.clients, args.seconds, args.mix.split(","), texts))
+        results = asyncio.run(load(base, args.clients, args.seconds, args.mix.split(","), texts, args.think))
         wall = time.time() - started
         after = feedback_rows(data_dir)
     finally:
@@ -128,7 +134,8 @@ def main() -> None:
         p50, p95, p99 = summary(bucket["ms"])
         rows.append([kind, bucket["ok"], bucket["errors"], f"{len(bucket['ms']) / wall:.1f}/s",
                      f"{p50:.0f} ms", f"{p95:.0f} ms", f"{p99:.0f} ms"])
-    print(f"{args.clients} 个并发客户端，{args.seconds:.0f} 秒，混合 {args.mix}{reindex_note}")
+    pace = f"，每个客户端平均间隔 {args.think:g} 秒" if args.think else "，无间隔（饱和）"
+    print(f"{args.clients} 个并发客户端{pace}，{args.seconds:.0f} 秒，混合 {args.mix}{reindex_note}")
     print(table(["请求", "成功", "错误", "吞吐", "p50", "p95", "p99"], rows))
     if "feedback" in results:
         sent = results["feedback"]["ok"]

@@ -34,7 +34,7 @@ class SearchConfig:
     vocab_weight: float = 1.0  # the vote of documents tagged with the themes/formats the query names
     pool: int = 100  # chunks taken from each method before fusion
     expand_keyword: float = 0.5  # weight of a keyword search for the lexicon's formal terms (0: off)
-    expand_dense: bool = True  # embed the query together with its formal terms
+    expand_dense: int = 2  # embed the query with this many of its formal terms (0: off; each costs model time)
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Searcher:
         # The model (C, outside the GIL) embeds the query while SQLite runs the keyword search.
         dense_text = query.text
         if cfg.expand_dense and query.expansions:
-            dense_text = f"{query.text}（{'、'.join(query.expansions[:12])}）"
+            dense_text = f"{query.text}（{'、'.join(query.expansions[:cfg.expand_dense])}）"
         vector = _pool.submit(self.query_vector, dense_text) if mode != "keyword" and searchable else None
         if mode in ("hybrid", "keyword") and searchable:
             keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
@@ -223,6 +223,12 @@ class Searcher:
         why, terms = explain(query, doc, passage, in_dense=doc_id in dense_docs, in_keyword=doc_id in kw_docs)
         return Hit(doc_id, doc.title, doc.kind, score, passage, best.heading if best else "",
                    best.id if best else None, why, terms, doc)
+
+    def clear_caches(self) -> None:
+        """Forget remembered results and query vectors (benchmarks measure the uncached cost)."""
+        with self._lock:
+            self._results.clear()
+            self._vectors.clear()
 
     def query_vector(self, text: str):
         """The query's embedding, remembered for repeated queries (kits search several times)."""

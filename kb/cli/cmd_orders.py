@@ -87,7 +87,7 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
         runs.update({
             "hybrid-rrf": {"config": SearchConfig(fusion="rrf")},
             "hybrid-rrf-k20": {"config": SearchConfig(fusion="rrf", rrf_k=20)},
-            "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0, expand_dense=False)},
+            "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0, expand_dense=0)},
             "hybrid-no-theme-vote": {"config": SearchConfig(vocab_weight=0)},
         })
     scores = evaluate_search(kb.searcher, labelled, runs)

