@@ -21,6 +21,7 @@ from kb.vocab import Vocabulary
 MODES = ("hybrid", "keyword", "dense")
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
 RESULT_CACHE = 1024
+EXPANSION_TERMS = 8  # the lexicon's first formal terms searched as keywords
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,13 @@ class Searcher:
         if cfg.expand_dense and query.expansions:
             dense_text = f"{query.text}（{'、'.join(query.expansions[:cfg.expand_dense])}）"
         vector = _pool.submit(self.query_vector, dense_text) if mode != "keyword" and searchable else None
+        expanded_job = None
+        if mode == "hybrid" and cfg.expand_keyword and query.expansions and searchable:
+            extra = [t for e in query.expansions[:EXPANSION_TERMS] for t in tokens(e, self.vocab.all_words())]
+            expanded_job = _pool.submit(index.keyword, extra, cfg.pool, allowed)
         if mode in ("hybrid", "keyword") and searchable:
             keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
-        expanded: list[tuple[int, float]] = []
-        if mode == "hybrid" and cfg.expand_keyword and query.expansions and searchable:
-            extra = [t for e in query.expansions for t in tokens(e, self.vocab.all_words())]
-            expanded = index.keyword(extra, cfg.pool, allowed)
+        expanded: list[tuple[int, float]] = expanded_job.result() if expanded_job else []
         if vector is not None:
             dense = index.dense(vector.result(), cfg.pool, allowed)
         chunks = index.chunks({cid for cid, _ in keyword + dense})

