@@ -47,8 +47,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, meta, toke
 # Column weights for bm25(): a title hit counts most, then the vocabulary terms, then body text.
 BM25_WEIGHTS = (3.0, 1.0, 1.5)
 COMMON_SHARE = 0.3  # terms in more of the chunks than this carry (almost) no BM25 weight
-BUSY_SHARE = 0.1
-BUSY_ROWS = 8_000
+ROW_BUDGET = 12_000  # matched rows one keyword query may score
 
 
 @dataclass(frozen=True)
@@ -216,14 +215,20 @@ class Index:
         return self._df.get(term, 0)
 
     def selective_terms(self, terms: Iterable[str]) -> list[str]:
-        """Drop terms too common to rank by. BM25 gives a term in over half the chunks no weight at all,
-        and scoring it costs a pass over those chunks; above ``BUSY_ROWS`` matched rows, terms in
-        over a tenth of the chunks go too, as long as a rarer term remains."""
+        """The terms worth scoring. BM25 gives a term in over ``COMMON_SHARE`` of the chunks (almost)
+        no weight, yet scoring it costs a pass over those chunks; and the rarest terms carry the most
+        weight, so terms are taken rarest first until they would match more than ``ROW_BUDGET`` rows
+        (always at least one). On a library of a few thousand chunks nothing is dropped but the
+        near-universal words; at 100k chunks this bounds the cost of a query."""
         unique = list(dict.fromkeys(t for t in terms if t.strip()))
         n = self.chunk_count
-        kept = [t for t in unique if self.doc_frequency(t) <= COMMON_SHARE * n] or unique
-        if sum(self.doc_frequency(t) for t in kept) > BUSY_ROWS:
-            kept = [t for t in kept if self.doc_frequency(t) <= BUSY_SHARE * n] or kept
+        candidates = [t for t in unique if self.doc_frequency(t) <= COMMON_SHARE * n] or unique
+        kept, rows = [], 0
+        for term in sorted(candidates, key=self.doc_frequency):
+            if kept and rows + self.doc_frequency(term) > ROW_BUDGET:
+                break
+            kept.append(term)
+            rows += self.doc_frequency(term)
         return kept
 
     def keyword(self, terms: Iterable[str], limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
