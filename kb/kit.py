@@ -14,6 +14,7 @@ from kb.filters import Filters
 from kb.index import DocRecord
 from kb.library import Library
 from kb.query import understand
+from kb.fusion import ranked, rrf
 from kb.search import Hit, Searcher
 from kb.store import Rating
 
@@ -25,6 +26,7 @@ GENERIC_WORDS = {"活动", "主题", "党日", "主题党日", "组织", "生活
                  "什么", "有什么", "安排", "支部", "党员", "大家", "一次", "一下", "最近", "近期", "搞个", "适合"}
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
 THIRD_CASE_SHARE = 0.85
+LECTURE_WEIGHT = 0.5  # how much cases are drawn toward the kit's lecture
 MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
 
@@ -230,8 +232,9 @@ class KitBuilder:
             notes.append(self._unmet("党课材料", duration, headcount))
         elif lectures[0].doc.duration:
             agenda_steps = make_room(agenda_steps, "lecture", lectures[0].doc.duration.min)
-        case_hits = self._diverse(find("case", 12), 3)
-        if len(case_hits) == 3 and case_hits[2].score < THIRD_CASE_SHARE * case_hits[1].score:
+        ordered, case_score = self._with_lecture(find("case", 20), lectures[0] if lectures else None)
+        case_hits = self._diverse(ordered, 3)
+        if len(case_hits) == 3 and case_score[case_hits[2].doc_id] < THIRD_CASE_SHARE * case_score[case_hits[1].doc_id]:
             case_hits = case_hits[:2]  # a third case only when it is nearly as good as the second
         cases = [self._case(h, headcount) for h in case_hits]
         if not cases:
@@ -279,6 +282,19 @@ class KitBuilder:
                                               f"{meta['branch_size']} 名党员" if meta.get("branch_size") else None) if x)
         return KitItem("case", hit.doc_id, hit.title, hit.kind, hit.doc.summary,
                        hit.why + self._fits(hit.doc, None, headcount), {"context": context})
+
+    def _with_lecture(self, hits: list[Hit], lecture: Hit | None) -> tuple[list[Hit], dict[str, float]]:
+        """Cases that go with the chosen lecture first: the order's ranking fused with closeness to
+        the lecture, so the kit holds together (a 八项规定 lecture, then 廉洁 cases). Returns the
+        reordered hits and their fused scores (hits themselves are shared and left unchanged)."""
+        scores = {h.doc_id: h.score for h in hits}
+        index = self.searcher.index()
+        anchor = index.doc_vector(lecture.doc_id) if lecture is not None and len(hits) > 1 else None
+        if anchor is None or not LECTURE_WEIGHT:
+            return hits, scores
+        closeness = {h.doc_id: float(index.doc_vector(h.doc_id) @ anchor) for h in hits}
+        fused = rrf([[h.doc_id for h in hits], ranked(closeness)], k=10, weights=[1.0, LECTURE_WEIGHT])
+        return sorted(hits, key=lambda h: (-fused[h.doc_id], h.doc_id)), fused
 
     @staticmethod
     def _diverse(hits: list[Hit], n: int) -> list[Hit]:
