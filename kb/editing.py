@@ -13,7 +13,7 @@ import yaml
 from kb.document import Document, Problem, load_yaml, parse_document, split_front_matter
 from kb.errors import Conflict, DocumentNotFound, InvalidDocument, NotFound
 from kb.library import Library
-from kb.schema import FIELDS, ID_PATTERN, SLOTS
+from kb.schema import FIELDS, ID_PATTERN
 from kb.store import Store
 from kb.vocab import Vocabulary
 
@@ -174,10 +174,6 @@ class Editor:
         path = Path(str(kind)) / f"{doc_id}.md"  # shown relative to the library, never the server's folders
         return parse_document(render_markdown(fields, body), path, vocab)
 
-    def path_of(self, library: Library, doc_id: str) -> Path | None:
-        doc = library.documents.get(safe_id(doc_id))
-        return doc.path if doc else None
-
     def publish(self, fields: dict, body: str, library: Library, user: str, *, replace: str | None = None) -> Document:
         """Write a valid document into the library (a new one, or ``replace`` an existing id)."""
         doc, problems = self.check(fields, body, library.vocab)
@@ -227,5 +223,3 @@ class Editor:
         self.store.audit(user, "restore_version", doc_id, version)
         return doc
 
-
-SLOT_CHOICES = list(SLOTS)

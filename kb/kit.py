@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 
 from kb.calendar import Calendar, Upcoming
 from kb.filters import Filters
+from kb.fusion import ranked, rrf
 from kb.index import DocRecord
 from kb.library import Library
 from kb.query import understand
-from kb.fusion import ranked, rrf
 from kb.search import Hit, Searcher
 from kb.store import Rating
 

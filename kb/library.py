@@ -57,15 +57,6 @@ class Library:
         except KeyError:
             raise DocumentNotFound(f"找不到文档“{doc_id}”") from None
 
-    def published(self) -> list[Document]:
-        return [d for d in self.documents.values() if d.published]
-
-    def by_kind(self, kind: str, *, published_only: bool = True) -> list[Document]:
-        return [d for d in self.documents.values() if d.kind == kind and (d.published or not published_only)]
-
-    def path_for(self, kind: str, doc_id: str) -> Path:
-        return self.root / kind / f"{doc_id}.md"
-
 
 # Parsed documents by path, reused while the file's bytes and the vocabulary are unchanged:
 # a long-running server re-reads a 10,000-document library in a fraction of a second.

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.embed import Embedder
@@ -243,14 +243,6 @@ class Searcher:
                 while len(self._vectors) > 512:
                     self._vectors.pop(next(iter(self._vectors)))
         return cached
-
-    def similar_vector(self, doc_id: str):
-        return self.index().doc_vector(doc_id)
-
-    def with_config(self, **changes) -> Searcher:
-        clone = Searcher(self.index_root, self.embedder, self.vocab, replace(self.config, **changes))
-        clone._index, clone._target = self._index, self._target
-        return clone
 
 
 def explain(query: Query, doc: DocRecord, passage: str, *, in_dense: bool, in_keyword: bool) -> tuple[list[str], list[str]]:
