@@ -32,6 +32,13 @@ class Gap:
                 "share_weak": round(self.share_weak, 3), "examples": self.examples, "missing": self.missing}
 
 
+def missing_parts(kit: dict) -> list[str]:
+    """What a (logged) kit lacks, read from the kit itself."""
+    parts = {"党课材料": kit.get("lecture"), "相似案例": kit.get("cases"), "活动方案": kit.get("plan"),
+             "活动地点": kit.get("places")}
+    return [name for name, value in parts.items() if not value]
+
+
 def demand_gaps(orders: list[dict], min_orders: int = 1) -> list[Gap]:
     """Group logged orders by the themes they named; rank groups by how many were served weakly."""
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -43,7 +50,7 @@ def demand_gaps(orders: list[dict], min_orders: int = 1) -> list[Gap]:
         weak = [o for o in items if o["weak"]]
         if len(items) < min_orders or not weak:
             continue
-        missing = Counter(note.split("的", 1)[-1].split("，")[0] for o in weak for note in o["unmet"])
+        missing = Counter(part for o in weak for part in missing_parts(o["kit"]))
         examples = list(dict.fromkeys(o["text"] for o in weak))[:5]
         gaps.append(Gap(theme, len(items), len(weak), sum(1 for o in items if o["unmet"]), examples,
                         [m for m, _ in missing.most_common(3)]))

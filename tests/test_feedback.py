@@ -103,5 +103,6 @@ def test_orders_are_logged_and_gaps_reported(full_kb):
     gaps = demand_gaps(orders)
     top = next(g for g in gaps if g.theme == "廉洁教育")
     assert top.unmet >= 2 and "廉洁教育 一小时" in top.examples
+    assert "相似案例" in top.missing  # no case is for 5000 people
     assert gaps.index(top) < len(gaps)
     assert all(g.theme != "革命传统" or g.weak < g.orders for g in gaps)

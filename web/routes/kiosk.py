@@ -52,12 +52,11 @@ def screen(request: Request, venue_id: str, kb: KBDep, interval: int = 12):
     cache = request.app.state.__dict__.setdefault("screens", {})
     key = (venue.id, today)
     if key not in cache or time.time() - cache[key][0] > CACHE_SECONDS:
-        builder = kb.kit_builder()
         base = kb.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
         slides = []
         for reason, text in screen_orders(kb, venue, today):
             order = Order(text, date=today, venue=venue.id)
-            kit = builder.build(order, today=today)
+            kit = kb.order(order, today=today, log=False)  # shares the kit cache with 点单
             link = base + share_link(order)
             slides.append({"reason": reason, "kit": kit.to_dict(), "link": link, "_qr": qr_svg(link)})
         cache[key] = (time.time(), slides)
