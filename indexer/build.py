@@ -260,7 +260,7 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
         if progress:
             progress("chunk", i, len(changed))
     known = cache.get_many(c.hash for c in chunks)
-    missing = list({c.hash: c.passage for c in chunks if c.hash not in known}.items())
+    missing = list({c.hash: (c.passage, c.role) for c in chunks if c.hash not in known}.items())
     report.chunks_embedded = len(missing)
     report.chunks_reused = sum(1 for c in chunks if c.hash in known)
     if missing:
@@ -275,8 +275,11 @@ def _apply_changes(db, vectors, library: Library, old_hashes: dict[str, str], em
         step_size = max(4, embedder.batch_size * 4)
         for start in range(0, len(missing), step_size):  # cache as we go: an interrupted build resumes
             part = missing[start : start + step_size]
-            fresh = embedder.embed_passages([p for _, p in part], progress=step)
-            batch = {h: v for (h, _), v in zip(part, fresh, strict=True)}
+            batch = {}
+            for role in ("passage", "query"):
+                mine = [(h, text) for h, (text, r) in part if r == role]
+                fresh = embedder.embed_passages([text for _, text in mine], progress=step, role=role)
+                batch.update({h: v for (h, _), v in zip(mine, fresh, strict=True)})
             cache.put_many(batch)
             known.update(batch)
 

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 
 from kb.document import Document
-from kb.index import Chunk
+from kb.index import ASKED, QUESTIONS, Chunk
 from kb.schema import KINDS
 from kb.text import tokens
 from kb.vocab import Vocabulary
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 4
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _NUM = "一二三四五六七八九十百零〇两"
 ARTICLE = re.compile(rf"^\s*(第[{_NUM}\d]+条)[\s　:：]*(.*)$")
@@ -163,4 +163,16 @@ def chunk_document(doc: Document, vocab: Vocabulary, target_chars: int = 360) ->
             doc_id=doc.id, ordinal=ordinal, heading=heading, text=text, passage=f"{context}\n{text}",
             title_terms=title_terms, body_terms=" ".join(tokens(f"{heading}\n{text}", extra)),
         ))
+    questions = doc.meta.get("questions") or []
+    if questions:
+        # The curators' "how secretaries ask for this" (never shown as the passage): all of them as
+        # one chunk for the keyword search, and each embedded as a query, since it is one.
+        text = "\n".join(questions)
+        chunks.append(Chunk(
+            doc_id=doc.id, ordinal=len(chunks), heading=QUESTIONS, text=text, passage=f"{header}\n{text}",
+            title_terms=title_terms, body_terms=" ".join(tokens(text, extra)),
+        ))
+        chunks.extend(Chunk(doc_id=doc.id, ordinal=len(chunks) + i, heading=ASKED, text=question,
+                            passage=f"{doc.title}：{question}", role="query")
+                      for i, question in enumerate(questions))
     return chunks

@@ -354,7 +354,10 @@ def _coerce(check: _Checker, spec, raw):
         case "date":
             return check.date(name, raw)
         case "list":
-            return check.string_list(name, raw)
+            items = check.string_list(name, raw)
+            if items is not None and spec.max_items and len(items) > spec.max_items:
+                check.add(name, f"最多 {spec.max_items} 条，实际 {len(items)} 条")
+            return items
         case "agenda":
             return check.agenda(name, raw)
     raise AssertionError(spec.type)

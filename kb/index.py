@@ -48,6 +48,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, meta, toke
 BM25_WEIGHTS = (3.0, 1.0, 1.5)
 COMMON_SHARE = 0.3  # terms in more of the chunks than this carry (almost) no BM25 weight
 ROW_BUDGET = 12_000  # matched rows one keyword query may score
+QUESTIONS = "常见问法"  # heading of the chunk holding all of a document's `questions` (keyword search)
+ASKED = "常见问法（单条）"  # heading of one question embedded as a query: a query-to-query match
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,14 @@ class Chunk:
     title_terms: str = ""
     body_terms: str = ""
     meta_terms: str = ""
+    role: str = "passage"  # how it is embedded: passage, or query for a question secretaries ask
 
     @property
     def hash(self) -> str:
         import hashlib
 
-        return hashlib.sha256(self.passage.encode("utf-8")).hexdigest()[:20]
+        text = self.passage if self.role == "passage" else f"{self.role}\0{self.passage}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 from kb.embed import Embedder
 from kb.filters import Filters
 from kb.fusion import best_per_group, ranked, rrf, weighted
-from kb.index import ChunkRecord, DocRecord, Index
+from kb.index import ASKED, QUESTIONS, ChunkRecord, DocRecord, Index
 from kb.query import Query, understand
 from kb.text import tokens
 from kb.vocab import Vocabulary
@@ -36,6 +36,7 @@ class SearchConfig:
     pool: int = 100  # chunks taken from each method before fusion
     expand_keyword: float = 0.5  # weight of a keyword search for the lexicon's formal terms (0: off)
     expand_dense: int = 2  # embed the query with this many of its formal terms (0: off; each costs model time)
+    question_weight: float = 1.0  # the query's likeness to the questions curators noted on a document
 
 
 @dataclass
@@ -165,17 +166,23 @@ class Searcher:
             keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
         expanded: list[tuple[int, float]] = expanded_job.result() if expanded_job else []
         if vector is not None:
-            dense = index.dense(vector.result(), cfg.pool, allowed)
+            dense = index.dense(vector.result(), cfg.pool * 2, allowed)
         chunks = index.chunks({cid for cid, _ in keyword + dense})
+        # A question noted on a document is compared query to query: its own ranking, not the passages'.
+        asked = [(cid, s) for cid, s in dense if chunks[cid].heading == ASKED]
+        dense = [(cid, s) for cid, s in dense if chunks[cid].heading != ASKED][: cfg.pool]
         owner = {cid: c.doc_id for cid, c in chunks.items()}
         kw_docs = {d: s for d, s in best_per_group(dict(keyword), owner).items() if d in admitted}
         owner.update({cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in expanded} - set(owner)).items()})
         expanded_docs = {d: s for d, s in best_per_group(dict(expanded), owner).items() if d in admitted}
         dense_docs = {d: s for d, s in best_per_group(dict(dense), owner).items() if d in admitted}
+        asked_docs = {d: s for d, s in best_per_group(dict(asked), owner).items() if d in admitted}
 
         rankings, weights, scores = [], [], []
         if mode in ("hybrid", "dense"):
             rankings.append(ranked(dense_docs)), weights.append(cfg.dense_weight), scores.append(dense_docs)
+        if asked_docs and cfg.question_weight:
+            rankings.append(ranked(asked_docs)), weights.append(cfg.question_weight), scores.append(asked_docs)
         if mode in ("hybrid", "keyword"):
             rankings.append(ranked(kw_docs)), weights.append(cfg.keyword_weight), scores.append(kw_docs)
         if expanded_docs:
@@ -216,7 +223,8 @@ class Searcher:
     def _hit(self, doc_id: str, score: float, query: Query, index: Index, chunks: Mapping[int, ChunkRecord],
              chunk_rank: Mapping[int, float], dense_docs, kw_docs) -> Hit:
         doc = index.docs[doc_id]
-        own = [cid for cid, c in chunks.items() if c.doc_id == doc_id and cid in chunk_rank]
+        own = [cid for cid, c in chunks.items()
+               if c.doc_id == doc_id and cid in chunk_rank and c.heading not in (QUESTIONS, ASKED)]
         best = chunks[max(own, key=lambda cid: (chunk_rank[cid], -cid))] if own else None
         if best is None:
             card = index.doc_chunks(doc_id)

@@ -22,15 +22,15 @@ class Embedder:
         return self._normalise(self.embed_batch([text], "query"))[0]
 
     def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, *, role: str = "passage"
     ) -> np.ndarray:
-        """Embed many passages in batches; ``progress`` is called with the count done after each batch."""
+        """Embed many texts in batches; ``progress`` is called with the count done after each batch."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         parts = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            parts.append(self._normalise(self.embed_batch(batch, "passage")))
+            parts.append(self._normalise(self.embed_batch(batch, role)))
             if progress:
                 progress(len(batch))
         return np.vstack(parts)

