@@ -11,7 +11,7 @@ from kb.schema import KINDS
 from kb.text import tokens
 from kb.vocab import Vocabulary
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _NUM = "一二三四五六七八九十百零〇两"
 ARTICLE = re.compile(rf"^\s*(第[{_NUM}\d]+条)[\s　:：]*(.*)$")
@@ -172,7 +172,8 @@ def chunk_document(doc: Document, vocab: Vocabulary, target_chars: int = 360) ->
             doc_id=doc.id, ordinal=len(chunks), heading=QUESTIONS, text=text, passage=f"{header}\n{text}",
             title_terms=title_terms, body_terms=" ".join(tokens(text, extra)),
         ))
-        chunks.extend(Chunk(doc_id=doc.id, ordinal=len(chunks) + i, heading=ASKED, text=question,
-                            passage=f"{doc.title}：{question}", role="query")
-                      for i, question in enumerate(questions))
+        first = len(chunks)
+        chunks.extend([Chunk(doc_id=doc.id, ordinal=first + i, heading=ASKED, text=question,
+                             passage=f"{doc.title}：{question}", role="query")
+                       for i, question in enumerate(questions)])
     return chunks

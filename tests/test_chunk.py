@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from indexer.chunk import _blocks, _pack, chunk_document
+from kb.index import ASKED, QUESTIONS
 from kb.document import parse_document
 from kb.vocab import load_vocabulary
 from tests.conftest import CORPUS, REALDOCS, front_matter, render
@@ -69,3 +72,28 @@ def test_real_regulation_is_chunked_by_article():
     # every article of the regulation is in exactly one chunk's text
     for number in ("第一条", "第十九条", "第三十七条"):
         assert sum(c.text.count(number + " ") for c in chunks) == 1, number
+
+
+def test_questions_are_one_keyword_chunk_and_each_a_query():
+    vocab = load_vocabulary(CORPUS)
+    asked = ["楼里的年轻人不爱来开会", "清明想带大家出去走走"]
+    doc, problems = parse_document(render(front_matter(questions=asked)), "case-sample.md", vocab)
+    assert problems == []
+    chunks = chunk_document(doc, vocab)
+    combined = [c for c in chunks if c.heading == QUESTIONS]
+    assert len(combined) == 1 and combined[0].text == "\n".join(asked) and combined[0].role == "passage"
+    assert "年轻人" in combined[0].body_terms.split()
+    single = [c for c in chunks if c.heading == ASKED]
+    assert [c.text for c in single] == asked
+    assert all(c.role == "query" and not c.body_terms for c in single)
+    assert single[0].passage == f"示例支部清明节缅怀英烈：{asked[0]}"
+    # the same text embedded in another role is another vector: the cache must not mix them up
+    assert replace(single[0], role="passage").hash != single[0].hash
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+
+
+def test_too_many_questions_are_refused():
+    vocab = load_vocabulary(CORPUS)
+    doc, problems = parse_document(render(front_matter(questions=[f"问法{i}" for i in range(21)])),
+                                   "case-sample.md", vocab)
+    assert doc is None and [(p.field, p.message) for p in problems] == [("questions", "最多 20 条，实际 21 条")]

@@ -7,7 +7,10 @@ import pytest
 from kb.errors import InvalidFilter, InvalidQuery
 from kb.filters import Filters
 from kb.fusion import best_per_group, minmax, ranked, rrf, weighted
+from kb.index import ASKED, QUESTIONS
 from kb.query import MAX_QUERY_CHARS, parse_constraints
+from kb.search import SearchConfig
+from tests.fakes import HashEmbedder
 
 
 @pytest.mark.parametrize(
@@ -128,3 +131,35 @@ def test_json_shape(small_kb):
     assert data["understood"]["themes"] == ["廉洁教育"]
     hit = data["hits"][0]
     assert {"doc_id", "title", "kind", "why", "passage", "heading", "score"} <= set(hit)
+
+
+def test_a_noted_question_finds_its_document_but_is_never_the_passage(small_kb):
+    index = small_kb.searcher.index()
+    doc_id = "case-rotating-open-party-day"
+    question = small_kb.library().documents[doc_id].meta["questions"][0]
+    assert any(c.heading == ASKED for c in index.doc_chunks(doc_id))
+    for mode in ("dense", "hybrid"):
+        hit = small_kb.searcher.search(question, mode=mode, limit=1).hits[0]
+        assert hit.doc_id == doc_id, mode
+        assert hit.heading not in (QUESTIONS, ASKED) and question not in hit.passage
+    without = small_kb.searcher.search(question, mode="dense", config=SearchConfig(question_weight=0)).hits
+    assert all(h.heading not in (QUESTIONS, ASKED) for h in without)
+
+
+def test_index_embeds_questions_in_the_query_role(small_library, tmp_path):
+    from indexer.build import update_index
+    from kb.service import KB
+    from kb.settings import Settings
+
+    class Recording(HashEmbedder):
+        roles: dict[str, str] = {}
+
+        def embed_batch(self, texts, role):
+            self.roles.update(dict.fromkeys(texts, role))
+            return super().embed_batch(texts, role)
+
+    kb = KB(Settings(library=small_library, data_dir=tmp_path / "data"), embedder=Recording())
+    update_index(kb)
+    doc = kb.library().documents["case-rotating-open-party-day"]
+    assert Recording.roles[f"{doc.title}：{doc.meta['questions'][0]}"] == "query"
+    assert Recording.roles[f"组织生活案例《{doc.title}》\n" + "\n".join(doc.meta["questions"])] == "passage"
