@@ -14,7 +14,6 @@ from kb.filters import Filters
 from kb.fusion import ranked, rrf
 from kb.index import DocRecord
 from kb.library import Library
-from kb.query import understand
 from kb.search import Hit, Searcher
 from kb.store import Rating
 
@@ -208,7 +207,7 @@ class KitBuilder:
         return boosts, upcoming
 
     def build(self, order: Order, today: dt.date | None = None) -> Kit:
-        query = understand(order.text, self.searcher.vocab)
+        query = self.searcher.understand(order.text)
         parsed = query.constraints
         duration = order.duration or parsed.duration
         headcount = order.headcount or parsed.headcount

@@ -95,6 +95,7 @@ class Searcher:
         self._lock = threading.Lock()
         self._vectors: dict[str, object] = {}
         self._results: OrderedDict = OrderedDict()
+        self._understood: dict[str, Query] = {}
 
     def index(self) -> Index:
         link = self.index_root / "current"
@@ -146,7 +147,7 @@ class Searcher:
         return result
 
     def _search(self, text, filters, limit, mode, boosts, factors, exclude, cfg, index) -> SearchResult:
-        query = understand(text, self.vocab)
+        query = self.understand(text)
         admitted, allowed = self.admitted(filters)
         admitted -= set(exclude)
 
@@ -234,11 +235,24 @@ class Searcher:
         return Hit(doc_id, doc.title, doc.kind, score, passage, best.heading if best else "",
                    best.id if best else None, why, terms, doc)
 
+    def understand(self, text: str) -> Query:
+        """What the query says (terms, themes, lexicon expansions), remembered: a kit asks five times."""
+        with self._lock:
+            known = self._understood.get(text)
+        if known is None:
+            known = understand(text, self.vocab)
+            with self._lock:
+                self._understood[text] = known
+                while len(self._understood) > RESULT_CACHE:
+                    self._understood.pop(next(iter(self._understood)))
+        return known
+
     def clear_caches(self) -> None:
         """Forget remembered results and query vectors (benchmarks measure the uncached cost)."""
         with self._lock:
             self._results.clear()
             self._vectors.clear()
+            self._understood.clear()
 
     def query_vector(self, text: str):
         """The query's embedding, remembered for repeated queries (kits search several times)."""
