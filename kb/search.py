@@ -31,11 +31,11 @@ class SearchConfig:
     fusion: str = "weighted"  # weighted | rrf
     rrf_k: float = 60.0
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 1.2
     vocab_weight: float = 1.0  # the vote of documents tagged with the themes/formats the query names
     pool: int = 100  # chunks taken from each method before fusion
-    expand_keyword: float = 0.5  # weight of a keyword search for the lexicon's formal terms (0: off)
-    expand_dense: int = 2  # embed the query with this many of its formal terms (0: off; each costs model time)
+    expand_keyword: float = 1.0  # weight of a keyword search for the lexicon's formal terms (0: off)
+    expand_dense: int = 0  # embed the query with this many of its formal terms (0: off; each costs model time)
     question_weight: float = 1.0  # the query's likeness to the questions curators noted on a document
 
 
