@@ -44,8 +44,8 @@ CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc_id);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks (hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, meta, tokenize='unicode61 remove_diacritics 0');
 """
-# Column weights for bm25(): a title hit counts most, then the vocabulary terms, then body text.
-BM25_WEIGHTS = (3.0, 1.0, 1.5)
+# Column weights for bm25(): the vocabulary terms (themes, synonyms, tags) count most, then title, then body.
+BM25_WEIGHTS = (2.0, 1.0, 2.5)
 COMMON_SHARE = 0.3  # terms in more of the chunks than this carry (almost) no BM25 weight
 ROW_BUDGET = 12_000  # matched rows one keyword query may score
 QUESTIONS = "常见问法"  # heading of the chunk holding all of a document's `questions` (keyword search)
