@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from kb.calendar import Calendar, Upcoming
 from kb.filters import Filters
-from kb.fusion import ranked, rrf
+from kb.fusion import ranked, weighted
 from kb.index import DocRecord
 from kb.library import Library
 from kb.search import Hit, Searcher
@@ -25,7 +25,7 @@ GENERIC_WORDS = {"活动", "主题", "党日", "主题党日", "组织", "生活
                  "什么", "有什么", "安排", "支部", "党员", "大家", "一次", "一下", "最近", "近期", "搞个", "适合"}
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
 THIRD_CASE_SHARE = 0.85
-LECTURE_WEIGHT = 0.5  # how much cases are drawn toward the kit's lecture
+LECTURE_WEIGHT = 0.8  # how much cases are drawn toward the kit's lecture
 MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
 
@@ -292,7 +292,8 @@ class KitBuilder:
         if anchor is None or not LECTURE_WEIGHT:
             return hits, scores
         closeness = {h.doc_id: float(index.doc_vector(h.doc_id) @ anchor) for h in hits}
-        fused = rrf([[h.doc_id for h in hits], ranked(closeness)], k=10, weights=[1.0, LECTURE_WEIGHT])
+        # Scores, not ranks: a case far ahead for the order stays ahead however close the others are.
+        fused = weighted([scores, closeness], [1.0, LECTURE_WEIGHT])
         return sorted(hits, key=lambda h: (-fused[h.doc_id], h.doc_id)), fused
 
     @staticmethod

@@ -69,7 +69,9 @@ def parse_constraints(text: str) -> Constraints:
     elif match := re.search(r"午休|午间|中午", text):
         found.duration = 40
         found.found.append(match.group(0))
-    people = re.search(rf"({_NUMBER})\s*(?:来)?\s*(?:个)?\s*(?:人|名党员|位|名)", text)
+    # "二十人" counts the group; "各自一两个人", "每家三五个人" count each unit, not the group
+    people = next((m for m in re.finditer(rf"({_NUMBER})\s*(?:来)?\s*(?:个)?\s*(?:人|名党员|位|名)", text)
+                   if not re.search(r"[各每]", text[max(0, m.start() - 3):m.start()])), None)
     if people and (value := chinese_number(people.group(1))) and value >= 1:
         found.headcount = int(value)
         found.found.append(people.group(0))

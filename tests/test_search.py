@@ -46,6 +46,8 @@ def test_weighted_and_minmax():
         ("在楼里搞个活动 十来个人", None, 10, True),
         ("支部人少 活动没法开展", None, 5, False),
         ("清明节带大家去缅怀先烈", None, None, False),
+        ("几家小公司 各自一两个人 想合起来", None, None, False),  # each firm's size, not the group's
+        ("每家三五个人 一共三十人", None, 30, False),
     ],
 )
 def test_constraints_are_read_from_the_order(text, duration, headcount, local):
