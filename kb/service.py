@@ -30,7 +30,7 @@ class KB:
         self._embedder = embedder
         self._lock = threading.RLock()
         self._library: Library | None = None
-        self._ratings: tuple[float, dict[str, Rating]] | None = None
+        self._ratings: tuple[float, dict[str, Rating], int] | None = None
         self._kits: OrderedDict = OrderedDict()
 
     @property
@@ -66,11 +66,17 @@ class KB:
 
     def ratings(self) -> dict[str, Rating]:
         """Smoothed ratings, re-read at most every RATINGS_SECONDS (they move slowly; reading them is not free)."""
+        return self._rated()[0]
+
+    def _rated(self) -> tuple[dict[str, Rating], int]:
+        """The ratings and a version that changes only when they do (kits are cached per version)."""
         with self._lock:
             now = time.monotonic()
             if self._ratings is None or now - self._ratings[0] > RATINGS_SECONDS:
-                self._ratings = (now, self.store.ratings())
-            return self._ratings[1]
+                fresh = self.store.ratings()
+                version = hash(tuple(sorted((d, r.count, r.smoothed) for d, r in fresh.items())))
+                self._ratings = (now, fresh, version)
+            return self._ratings[1], self._ratings[2]
 
     def kit_builder(self) -> KitBuilder:
         return KitBuilder(self.searcher, self.library(), self.calendar, self.ratings())
@@ -81,8 +87,8 @@ class KB:
 
         Kits are deterministic, so a kit is reused while the index, the ratings and the day are the same."""
         when = today or dt.date.today()
-        ratings = self.ratings()
-        key = (order.key(), when, self.searcher.index().build.name, id(ratings))
+        ratings, version = self._rated()
+        key = (order.key(), when, self.searcher.index().build.name, version)
         with self._lock:
             kit = self._kits.get(key)
             if kit is not None:

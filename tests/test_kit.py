@@ -138,3 +138,16 @@ def test_kit_roundtrips_through_the_log(full_kb):
     stored = full_kb.store.kit(kit.id)
     assert stored is not None
     assert Kit.from_dict(stored).to_dict() == kit.to_dict()
+
+
+def test_cached_kits_outlive_a_ratings_reread_but_not_new_ratings(small_kb, monkeypatch):
+    import kb.service
+
+    order = Order("清明节带大家去缅怀先烈")
+    day = dt.date(2026, 3, 20)
+    first = small_kb.order(order, today=day, log=False)
+    monkeypatch.setattr(kb.service, "RATINGS_SECONDS", 0)  # every call re-reads the ratings
+    assert small_kb.order(order, today=day, log=False) is first  # same ratings: the cached kit
+    for _ in range(3):
+        small_kb.store.add_feedback("doc", first.cases[0].doc_id, 5)
+    assert small_kb.order(order, today=day, log=False) is not first  # ratings moved: built again
