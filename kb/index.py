@@ -260,18 +260,19 @@ class Index:
         ids, scores = self.vectors.search(vector, limit, allowed)
         return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
-    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+    def chunks(self, ids: Iterable[int], *, text: bool = True) -> dict[int, ChunkRecord]:
+        """Chunks by id; ``text=False`` leaves their text out (for ranking, which needs only owners)."""
         ids = list(ids)
         if not ids:
             return {}
         found = {}
+        column = "text" if text else "''"
         for start in range(0, len(ids), 500):  # explicit rowids: SQLite looks each one up directly
             part = ids[start : start + 500]
             rows = self.db.execute(
-                f"SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                f"SELECT id, doc_id, ordinal, heading, {column} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
                 part)
-            found.update({r["id"]: ChunkRecord(r["id"], r["doc_id"], r["ordinal"], r["heading"], r["text"])
-                          for r in rows})
+            found.update({r[0]: ChunkRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows})
         return found
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from kb.calendar import Calendar, Upcoming
 from kb.filters import Filters
-from kb.fusion import ranked, weighted
+from kb.fusion import weighted
 from kb.index import DocRecord
 from kb.library import Library
 from kb.search import Hit, Searcher

@@ -96,6 +96,7 @@ class Searcher:
         self._vectors: dict[str, object] = {}
         self._results: OrderedDict = OrderedDict()
         self._understood: dict[str, Query] = {}
+        self._filtered: dict = {}
 
     def index(self) -> Index:
         link = self.index_root / "current"
@@ -111,14 +112,28 @@ class Searcher:
 
     def admitted(self, filters: Filters) -> tuple[set[str], list[int] | None]:
         """Ids of documents that pass the filters, and their chunk ids (None when none is filtered out)."""
-        index = self.index()
+        ids, chunk_ids = self._admitted(filters, self.index())
+        return set(ids), None if chunk_ids is None else list(chunk_ids)
+
+    def _admitted(self, filters: Filters, index: Index) -> tuple[frozenset[str], frozenset[int] | None]:
+        """As ``admitted``, remembered per index build: a kit filters by the same kinds every time."""
+        key = (filters, id(index))
+        with self._lock:
+            known = self._filtered.get(key)
+        if known is not None:
+            return known
         if filters == Filters():  # the common case: everything published
-            ids = set(index.published)
+            ids = frozenset(index.published)
         else:
-            ids = {d.id for d in index.docs.values() if filters.admits(d)}
-        if len(ids) == len(index.docs):
-            return ids, None
-        return ids, index.chunk_ids_for(ids)
+            ids = frozenset(d.id for d in index.docs.values() if filters.admits(d))
+        known = (ids, None if len(ids) == len(index.docs) else frozenset(index.chunk_ids_for(ids)))
+        with self._lock:
+            if self._filtered.get("index") is not index:
+                self._filtered = {"index": index}
+            self._filtered[key] = known
+            if len(self._filtered) > 256:
+                self._filtered = {"index": index}
+        return known
 
     def search(self, text: str, filters: Filters | None = None, *, limit: int = 10, mode: str = "hybrid",
                boosts: Mapping[str, float] | None = None, factors: Mapping[str, float] | None = None,
@@ -148,8 +163,9 @@ class Searcher:
 
     def _search(self, text, filters, limit, mode, boosts, factors, exclude, cfg, index) -> SearchResult:
         query = self.understand(text)
-        admitted, allowed = self.admitted(filters)
-        admitted -= set(exclude)
+        admitted, allowed = self._admitted(filters, index)
+        if exclude:
+            admitted = admitted - set(exclude)
 
         keyword: list[tuple[int, float]] = []
         dense: list[tuple[int, float]] = []
@@ -168,13 +184,13 @@ class Searcher:
         expanded: list[tuple[int, float]] = expanded_job.result() if expanded_job else []
         if vector is not None:
             dense = index.dense(vector.result(), cfg.pool * 2, allowed)
-        chunks = index.chunks({cid for cid, _ in keyword + dense})
+        chunks = index.chunks({cid for cid, _ in keyword + dense}, text=False)
         # A question noted on a document is compared query to query: its own ranking, not the passages'.
         asked = [(cid, s) for cid, s in dense if chunks[cid].heading == ASKED]
         dense = [(cid, s) for cid, s in dense if chunks[cid].heading != ASKED][: cfg.pool]
         owner = {cid: c.doc_id for cid, c in chunks.items()}
         kw_docs = {d: s for d, s in best_per_group(dict(keyword), owner).items() if d in admitted}
-        owner.update({cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in expanded} - set(owner)).items()})
+        owner.update({cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in expanded} - set(owner), text=False).items()})
         expanded_docs = {d: s for d, s in best_per_group(dict(expanded), owner).items() if d in admitted}
         dense_docs = {d: s for d, s in best_per_group(dict(dense), owner).items() if d in admitted}
         asked_docs = {d: s for d, s in best_per_group(dict(asked), owner).items() if d in admitted}
@@ -206,8 +222,15 @@ class Searcher:
                 fused[doc_id] *= factor
 
         chunk_rank = rrf([ranked(dict(dense)), ranked(dict(keyword))])
-        hits = [self._hit(doc_id, fused[doc_id], query, index, chunks, chunk_rank, dense_docs, kw_docs)
-                for doc_id in ranked(fused)[:limit]]
+        passages: dict[str, list[int]] = {}  # a document's matched chunks that may be quoted
+        for cid, c in chunks.items():
+            if cid in chunk_rank and c.heading not in (QUESTIONS, ASKED):
+                passages.setdefault(c.doc_id, []).append(cid)
+        top = ranked(fused)[:limit]
+        best = {d: max(passages[d], key=lambda cid: (chunk_rank[cid], -cid)) for d in top if d in passages}
+        texts = index.chunks(best.values())
+        hits = [self._hit(doc_id, fused[doc_id], query, index, texts.get(best.get(doc_id)), dense_docs, kw_docs)
+                for doc_id in top]
         return SearchResult(query, hits, filters, mode, list(query.notices))
 
     @staticmethod
@@ -221,13 +244,10 @@ class Searcher:
                     votes[doc_id] = votes.get(doc_id, 0.0) + weight
         return {d: v + 0.5 * dense_docs.get(d, 0.0) for d, v in votes.items()}
 
-    def _hit(self, doc_id: str, score: float, query: Query, index: Index, chunks: Mapping[int, ChunkRecord],
-             chunk_rank: Mapping[int, float], dense_docs, kw_docs) -> Hit:
+    def _hit(self, doc_id: str, score: float, query: Query, index: Index, best: ChunkRecord | None,
+             dense_docs, kw_docs) -> Hit:
         doc = index.docs[doc_id]
-        own = [cid for cid, c in chunks.items()
-               if c.doc_id == doc_id and cid in chunk_rank and c.heading not in (QUESTIONS, ASKED)]
-        best = chunks[max(own, key=lambda cid: (chunk_rank[cid], -cid))] if own else None
-        if best is None:
+        if best is None:  # found by its questions or its tags alone: quote the summary card
             card = index.doc_chunks(doc_id)
             best = card[0] if card else None
         passage = best.text if best else doc.summary
