@@ -88,6 +88,8 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
             "hybrid-rrf": {"config": SearchConfig(fusion="rrf")},
             "hybrid-rrf-k20": {"config": SearchConfig(fusion="rrf", rrf_k=20)},
             "hybrid-no-lexicon": {"config": SearchConfig(expand_keyword=0, expand_dense=0)},
+            "hybrid-no-question-vectors": {"config": SearchConfig(question_weight=0)},
+            "hybrid-expanded-query-vector": {"config": SearchConfig(expand_dense=2)},
             "hybrid-no-theme-vote": {"config": SearchConfig(vocab_weight=0)},
         })
     scores = evaluate_search(kb.searcher, labelled, runs)
