@@ -353,7 +353,7 @@ def _coerce(check: _Checker, spec, raw):
             return check.integer(name, raw)
         case "date":
             return check.date(name, raw)
-        case "list":
+        case "list" | "lines":
             items = check.string_list(name, raw)
             if items is not None and spec.max_items and len(items) > spec.max_items:
                 check.add(name, f"最多 {spec.max_items} 条，实际 {len(items)} 条")

@@ -65,15 +65,15 @@ def fields_from_form(form: dict) -> dict:
     fields: dict = {}
     for spec in FIELDS:
         raw = form.get(spec.name)
-        if isinstance(raw, list) and spec.type not in ("vocab", "list"):
+        if isinstance(raw, list) and spec.type not in ("vocab", "list", "lines"):
             raw = raw[-1] if raw else ""
         if raw is None:
             continue
         if spec.type == "vocab":
             items = raw if isinstance(raw, list) else re.split(r"[,，、\s]+", raw)
             fields[spec.name] = [i.strip() for i in items if i and i.strip()]
-        elif spec.type == "list":
-            items = raw if isinstance(raw, list) else re.split(r"[,，、\n]+", raw)
+        elif spec.type in ("list", "lines"):  # lines: one item per line, commas are part of the text
+            items = raw if isinstance(raw, list) else re.split(r"\n+" if spec.type == "lines" else r"[,，、\n]+", raw)
             fields[spec.name] = [i.strip() for i in items if i and i.strip()]
         elif spec.type == "range":
             fields[spec.name] = _span(raw.strip())
@@ -102,8 +102,9 @@ def form_from_fields(fields: dict) -> dict:
             continue
         if spec.type == "vocab":
             out[spec.name] = list(value) if isinstance(value, list) else [str(value)]
-        elif spec.type == "list":
-            out[spec.name] = "，".join(map(str, value)) if isinstance(value, list) else str(value)
+        elif spec.type in ("list", "lines"):
+            joiner = "\n" if spec.type == "lines" else "，"
+            out[spec.name] = joiner.join(map(str, value)) if isinstance(value, list) else str(value)
         elif spec.type == "range" and isinstance(value, dict):
             out[spec.name] = f"{value.get('min')}-{value.get('max')}"
         elif spec.type == "agenda" and isinstance(value, list):

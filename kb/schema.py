@@ -37,7 +37,7 @@ MIN_BODY_CHARS = 400
 class FieldSpec:
     name: str
     label: str
-    type: str  # id | text | longtext | enum | vocab | range | int | date | list | agenda
+    type: str  # id | text | longtext | enum | vocab | range | int | date | list | lines | agenda
     required_for: frozenset[str] = frozenset()
     help: str = ""
     choices: tuple[str, ...] = ()
@@ -66,7 +66,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("source", "来源", "text", ALL, "虚构的示例写明“示例”"),
     FieldSpec("updated", "更新日期", "date", ALL, "YYYY-MM-DD"),
     FieldSpec("tags", "关键词", "list"),
-    FieldSpec("questions", "常见问法", "list", help="支部书记可能怎么问：口语化的一句话，每行一个（检索用）", max_items=20),
+    FieldSpec("questions", "常见问法", "lines", help="支部书记可能怎么问：口语化的一句话，每行一个（检索用）", max_items=20),
     FieldSpec("branch_type", "支部类型", "text", frozenset({"case"}), kinds=frozenset({"case"})),
     FieldSpec("industry", "行业", "text", frozenset({"case"}), kinds=frozenset({"case"})),
     FieldSpec("branch_size", "党员人数", "int", frozenset({"case"}), kinds=frozenset({"case"})),
