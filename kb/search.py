@@ -96,7 +96,8 @@ class Searcher:
         self._vectors: dict[str, object] = {}
         self._results: OrderedDict = OrderedDict()
         self._understood: dict[str, Query] = {}
-        self._filtered: dict = {}
+        self._filtered: dict[Filters, tuple] = {}
+        self._filtered_for: Index | None = None
 
     def index(self) -> Index:
         link = self.index_root / "current"
@@ -117,9 +118,10 @@ class Searcher:
 
     def _admitted(self, filters: Filters, index: Index) -> tuple[frozenset[str], frozenset[int] | None]:
         """As ``admitted``, remembered per index build: a kit filters by the same kinds every time."""
-        key = (filters, id(index))
         with self._lock:
-            known = self._filtered.get(key)
+            if self._filtered_for is not index:  # a new build: the remembered sets are stale
+                self._filtered, self._filtered_for = {}, index
+            known = self._filtered.get(filters)
         if known is not None:
             return known
         if filters == Filters():  # the common case: everything published
@@ -128,11 +130,8 @@ class Searcher:
             ids = frozenset(d.id for d in index.docs.values() if filters.admits(d))
         known = (ids, None if len(ids) == len(index.docs) else frozenset(index.chunk_ids_for(ids)))
         with self._lock:
-            if self._filtered.get("index") is not index:
-                self._filtered = {"index": index}
-            self._filtered[key] = known
-            if len(self._filtered) > 256:
-                self._filtered = {"index": index}
+            if self._filtered_for is index and len(self._filtered) < 256:
+                self._filtered[filters] = known
         return known
 
     def search(self, text: str, filters: Filters | None = None, *, limit: int = 10, mode: str = "hybrid",

@@ -58,6 +58,11 @@ def test_changing_one_document_reembeds_only_its_changed_chunks(small_kb):
 
 
 def test_deleted_and_retired_documents_leave_results(small_kb):
+    from kb.filters import Filters
+
+    cases = Filters(kind=("case",))
+    before = [h.doc_id for h in small_kb.searcher.search("律所 清明", cases, limit=50).hits]
+    assert "case-b-qingming-yuhuatai-lawfirm" in before  # and the filtered chunk set is now remembered
     lib = small_kb.settings.library
     (lib / "site" / "site-meiyuan-xincun-memorial.md").unlink()
     retired = lib / "case" / "case-b-qingming-yuhuatai-lawfirm.md"
@@ -68,7 +73,8 @@ def test_deleted_and_retired_documents_leave_results(small_kb):
     assert report.updated == ["case-b-qingming-yuhuatai-lawfirm"]
     ids = [h.doc_id for h in small_kb.searcher.search("梅园新村 周恩来 律所 清明", limit=50).hits]
     assert "site-meiyuan-xincun-memorial" not in ids and "case-b-qingming-yuhuatai-lawfirm" not in ids
-    from kb.filters import Filters
+    after = [h.doc_id for h in small_kb.searcher.search("律所 清明", cases, limit=50).hits]
+    assert "case-b-qingming-yuhuatai-lawfirm" not in after and after
 
     retired_hits = small_kb.searcher.search("律所 清明", Filters(status=("retired",))).hits
     assert [h.doc_id for h in retired_hits] == ["case-b-qingming-yuhuatai-lawfirm"]
