@@ -39,7 +39,7 @@ def main() -> None:
             (cold if round_ == 0 else warm).append((time.perf_counter() - start) * 1000)
     rows = [["资料包（无缓存，含查询向量化）", f"{len(cold)} 单", *(f"{v:.1f} ms" for v in summary(cold))]]
     if warm:
-        rows.append(["资料包（检索结果已缓存）", f"{len(warm)} 单", *(f"{v:.1f} ms" for v in summary(warm))])
+        rows.append(["资料包（查询向量与理解已缓存，检索重算）", f"{len(warm)} 单", *(f"{v:.1f} ms" for v in summary(warm))])
     print(table(["项目", "样本", "p50", "p95", "p99"], rows))
 
 
