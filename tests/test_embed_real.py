@@ -33,6 +33,20 @@ def test_e5_roles_dimensions_and_normalisation(e5):
     assert not np.allclose(as_passage, query)  # query: and passage: prefixes differ
 
 
+def test_e5_single_queries_from_many_threads_run_on_one(e5, monkeypatch):
+    """OpenMP keeps a worker team per calling thread; queries from many threads must share one."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen, real = set(), e5._model.query
+    monkeypatch.setattr(e5._model, "query", lambda texts: seen.add(threading.get_ident()) or real(texts))
+    texts = ["主题党日", "三会一课", "清明祭扫", "青年党员", "流动党员", "换届选举"]
+    with ThreadPoolExecutor(4) as pool:
+        vectors = list(pool.map(e5.embed_query, texts))
+    assert len(seen) == 1 and threading.get_ident() not in seen
+    assert np.allclose(vectors[0], e5.embed_query("主题党日"), atol=1e-5)  # the same vector whoever asks
+
+
 def test_e5_retrieval_on_a_small_library(small_library, tmp_path, e5):
     kb = KB(Settings(library=small_library, data_dir=tmp_path / "data"), embedder=e5)
     report = update_index(kb)
