@@ -56,7 +56,7 @@ def similar(searcher: Searcher, doc_id: str, *, limit: int = 5, kind: str | None
     admitted.discard(doc_id)
     vector = index.doc_vector(doc_id)
     found = index.dense(vector, 200, allowed) if vector is not None else []
-    owner = {cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in found}).items()}
+    owner = {cid: c.doc_id for cid, c in index.chunks({cid for cid, _ in found}, text=False).items()}
     dense_docs = {d: s for d, s in best_per_group(dict(found), owner).items() if d in admitted}
     # Substance first: the context (industry, size, form) re-orders the documents alike in content.
     alike = ranked(dense_docs)[:CONTEXT_POOL]

@@ -36,6 +36,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.autoescape = True
+    env.auto_reload = False  # templates ship with the code: no stat() of every template on every page
     env.filters["markdown"] = render_markdown
     env.filters["highlight"] = highlight
     env.globals.update(KINDS=KINDS, STATUSES=STATUSES, SLOTS=SLOTS)
