@@ -7,9 +7,11 @@ import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.auth import ANONYMOUS, get_user
 from kb.errors import KBError
@@ -24,6 +26,45 @@ log = logging.getLogger("kb.web")
 HTTP_MESSAGES = {404: "页面不存在", 405: "不支持这种请求方式", 413: "上传内容过大", 422: "提交的内容有误"}
 
 
+class SessionAndHeaders:
+    """Loads the session and user into ``request.state``; on the way out sets the session cookie
+    when it changed, the security headers, and no-store on private pages. A plain ASGI middleware:
+    Starlette's BaseHTTPMiddleware re-streams every response through a task and a memory channel."""
+
+    def __init__(self, app: ASGIApp, *, kb: KB, sessions: Sessions, headers: dict[str, str]):
+        self.app, self.kb, self.sessions, self.headers = app, kb, sessions, headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        session = self.sessions.load(request)
+        fresh = not session.get("c")
+        if fresh:
+            session = {"c": secrets.token_urlsafe(24)}
+        user = ANONYMOUS
+        if session.get("u"):
+            user = get_user(self.kb.store, session["u"]) or ANONYMOUS
+        request.state.session, request.state.user, request.state.csrf = session, user, session["c"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
+                    cookie = Response()
+                    set_session_cookie(cookie, self.sessions.dump(request.state.session),
+                                       secure=request.url.scheme == "https")
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+                for key, value in self.headers.items():
+                    headers.setdefault(key, value)
+                if request.url.path.startswith(("/curator", "/admin", "/login")):
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> FastAPI:
     """Build the app; nothing is loaded at import time."""
     kb = kb or KB(settings)
@@ -35,27 +76,9 @@ def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> Fas
     app.state.templates = make_templates()
     app.state.sessions = Sessions(secret_key(settings.secret_key, settings.data_dir))
     app.state.index_job = IndexJob(kb)
-    headers = security_headers(settings.frame_ancestors)
 
-    @app.middleware("http")
-    async def session_and_headers(request: Request, call_next):
-        session = app.state.sessions.load(request)
-        fresh = not session.get("c")
-        if fresh:
-            session = {"c": secrets.token_urlsafe(24)}
-        user = ANONYMOUS
-        if session.get("u"):
-            user = get_user(kb.store, session["u"]) or ANONYMOUS
-        request.state.session, request.state.user, request.state.csrf = session, user, session["c"]
-        response = await call_next(request)
-        if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
-            set_session_cookie(response, app.state.sessions.dump(request.state.session),
-                               secure=request.url.scheme == "https")
-        for key, value in headers.items():
-            response.headers.setdefault(key, value)
-        if request.url.path.startswith(("/curator", "/admin", "/login")):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(SessionAndHeaders, kb=kb, sessions=app.state.sessions,
+                       headers=security_headers(settings.frame_ancestors))
 
     def error(request: Request, status: int, message: str, detail=None):
         if wants_json(request):
