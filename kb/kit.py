@@ -26,6 +26,10 @@ GENERIC_WORDS = {"活动", "主题", "党日", "主题党日", "组织", "生活
 FIXED_SLOTS = {"ritual"}  # a ceremony keeps its length whatever the total
 THIRD_CASE_SHARE = 0.85
 LECTURE_WEIGHT = 0.8  # how much cases are drawn toward the kit's lecture
+# A case is a story to learn from, discussed in the agenda's 案例研讨 slot: the length of the branch's
+# own activity does not bind the order (its headcount still does). One longer than the order's time
+# is ranked a little lower, and its why line says so.
+LONG_CASE_FACTOR = 0.8
 MIN_STRETCH, MAX_STRETCH = 0.75, 1.5  # a plan is squeezed or stretched at most this much to fit the time
 
 
@@ -110,14 +114,15 @@ class Kit:
 
 
 def constraint_violations(kit: Kit, docs: dict) -> list[str]:
-    """Items in a kit that break the order's hard limits (the kit evaluation wants none)."""
+    """Items in a kit that break the order's hard limits (the kit evaluation wants none). A plan is
+    stretched to the order's time and a case is discussed in its slot, so their own length is no limit."""
     duration, headcount = kit.understood["duration"], kit.understood["headcount"]
     found = []
     for item in [kit.lecture, *kit.cases, *kit.places, kit.plan]:
         doc = docs.get(item.doc_id) if item else None
         if doc is None:
             continue
-        if duration and doc.duration and doc.kind != "plan" and doc.duration.min > duration:
+        if duration and doc.duration and doc.kind not in ("plan", "case") and doc.duration.min > duration:
             found.append(f"{doc.id} 需要 {doc.duration} 分钟，超过 {duration} 分钟")
         if headcount and doc.headcount and not doc.headcount.contains(headcount):
             found.append(f"{doc.id} 适合 {doc.headcount} 人，不适合 {headcount} 人")
@@ -220,9 +225,10 @@ class KitBuilder:
         vocab = self.searcher.vocab
         base = {"duration": duration, "headcount": headcount}
 
-        def find(kind: str, limit: int, **extra) -> list[Hit]:
+        def find(kind: str, limit: int, scale: dict[str, float] | None = None, **extra) -> list[Hit]:
             filters = Filters.build(vocab, kind=kind, **{**base, **extra})
-            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts, factors=factors).hits
+            weights = {d: factors.get(d, 1.0) * scale.get(d, 1.0) for d in {*factors, *scale}} if scale else factors
+            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts, factors=weights).hits
 
         plan_hit, agenda_steps = self._plan(order, find, duration, headcount, formats, notes)
         lectures = find("lecture", 5)
@@ -231,11 +237,14 @@ class KitBuilder:
             notes.append(self._unmet("党课材料", duration, headcount))
         elif lectures[0].doc.duration:
             agenda_steps = make_room(agenda_steps, "lecture", lectures[0].doc.duration.min)
-        ordered, case_score = self._with_lecture(find("case", 20), lectures[0] if lectures else None)
+        long_cases = {d.id: LONG_CASE_FACTOR for d in self.searcher.index().docs.values()
+                      if duration and d.kind == "case" and d.duration and d.duration.min > duration}
+        ordered, case_score = self._with_lecture(find("case", 20, long_cases, duration=None),
+                                                 lectures[0] if lectures else None)
         case_hits = self._diverse(ordered, 3)
         if len(case_hits) == 3 and case_score[case_hits[2].doc_id] < THIRD_CASE_SHARE * case_score[case_hits[1].doc_id]:
             case_hits = case_hits[:2]  # a third case only when it is nearly as good as the second
-        cases = [self._case(h, headcount) for h in case_hits]
+        cases = [self._case(h, headcount, duration) for h in case_hits]
         if not cases:
             notes.append(self._unmet("相似案例", duration, headcount))
         places, agenda_steps = self._places(order, find, duration, headcount, parsed.local, agenda_steps, notes)
@@ -275,12 +284,14 @@ class KitBuilder:
                        hit.why + self._fits(hit.doc, duration, None),
                        {"outline": outline, "duration": str(hit.doc.duration or "")})
 
-    def _case(self, hit: Hit, headcount) -> KitItem:
+    def _case(self, hit: Hit, headcount, duration) -> KitItem:
         meta = hit.doc.meta
         context = "，".join(str(x) for x in (meta.get("industry"), meta.get("branch_type"),
                                               f"{meta['branch_size']} 名党员" if meta.get("branch_size") else None) if x)
-        return KitItem("case", hit.doc_id, hit.title, hit.kind, hit.doc.summary,
-                       hit.why + self._fits(hit.doc, None, headcount), {"context": context})
+        why = hit.why + self._fits(hit.doc, None, headcount)
+        if duration and hit.doc.duration and hit.doc.duration.min > duration:
+            why.append(f"原活动用了 {hit.doc.duration} 分钟，本次在案例研讨中借鉴其做法")
+        return KitItem("case", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why, {"context": context})
 
     def _with_lecture(self, hits: list[Hit], lecture: Hit | None) -> tuple[list[Hit], dict[str, float]]:
         """Cases that go with the chosen lecture first: the order's ranking fused with closeness to

@@ -92,6 +92,35 @@ def test_unsatisfiable_constraints_are_said(full_kb):
     assert violations(full_kb, kit) == []
 
 
+def test_case_length_is_a_preference_but_headcount_binds(full_kb):
+    """A case is discussed in the agenda's case slot: a longer original activity may be proposed
+    (ranked lower, and said), a branch of the wrong size may not."""
+    docs = full_kb.searcher.index().docs
+    kit = kit_for(full_kb, "清明节带大家去缅怀先烈", duration=30, headcount=12)
+    longer = [c for c in kit.cases if docs[c.doc_id].duration.min > 30]
+    assert longer, "the best 清明 cases took longer than 30 minutes and must not be filtered out"
+    assert all(any("原活动用了" in w for w in c.why) for c in longer)
+    assert all(docs[c.doc_id].headcount.contains(12) for c in kit.cases)
+    assert all("原活动用了" not in w for c in kit.cases if c not in longer for w in c.why)
+    assert violations(full_kb, kit) == []
+    assert sum(s.minutes for s in kit.agenda) == 30
+
+
+def test_a_case_that_fits_the_time_wins_a_tie(full_kb, monkeypatch):
+    import kb.kit as kit_module
+
+    docs = full_kb.searcher.index().docs
+    monkeypatch.setattr(kit_module, "LONG_CASE_FACTOR", 1.0)
+    full_kb._kits.clear()
+    neutral = kit_for(full_kb, "廉洁教育", duration=30, headcount=8)
+    monkeypatch.setattr(kit_module, "LONG_CASE_FACTOR", 0.01)
+    full_kb._kits.clear()
+    strict = kit_for(full_kb, "廉洁教育", duration=30, headcount=8)
+    full_kb._kits.clear()
+    assert any(docs[c.doc_id].duration.min > 30 for c in neutral.cases)  # without the preference
+    assert all(docs[c.doc_id].duration.min <= 30 for c in strict.cases)  # a strong one keeps them out
+
+
 def test_format_constraint_is_hard_for_the_plan(full_kb):
     kit = kit_for(full_kb, "主题党日 搞点活动", formats=["观影"], duration=150)
     assert kit.plan is not None
