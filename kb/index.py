@@ -105,7 +105,7 @@ def _span(span: Span | None):
     return None if span is None else {"min": span.min, "max": span.max}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChunkRecord:
     id: int
     doc_id: str
@@ -155,7 +155,7 @@ class Index:
         self.vectors = backend(self.manifest["vector_index"]["backend"]).load(build / VECTORS)
         self._local = threading.local()
         self._df: dict[str, int] | None = None
-        self._df_lock = threading.Lock()
+        self._lazy = threading.Lock()  # for what is read once per build
         self._outline: dict[int, ChunkRecord] | None = None  # every chunk without its text
         self._doc_vectors: dict[str, np.ndarray | None] = {}
         self.docs: dict[str, DocRecord] = {}
@@ -215,7 +215,7 @@ class Index:
         """How many chunks contain ``term``, from FTS5's own vocabulary, read once per index
         (one pass costs about a quarter second at 100k chunks; a lookup per term costs more)."""
         if self._df is None:
-            with self._df_lock:
+            with self._lazy:
                 if self._df is None:
                     self._df = dict(self.db.execute("SELECT term, doc FROM temp.terms").fetchall())
         return self._df.get(term, 0)
@@ -267,7 +267,7 @@ class Index:
         (a few ms for the bundled library, about 0.2 s at 100k chunks), then ranking asks SQLite
         nothing (under load each query to SQLite also hands the GIL to another request)."""
         if self._outline is None:
-            with self._df_lock:
+            with self._lazy:
                 if self._outline is None:
                     owners = {d: d for d in self.docs}  # one string object per document id
                     self._outline = {
@@ -284,11 +284,10 @@ class Index:
             outline = self.outline()
             return {i: outline[i] for i in ids if i in outline}
         found = {}
-        column = "text" if text else "''"
         for start in range(0, len(ids), 500):  # explicit rowids: SQLite looks each one up directly
             part = ids[start : start + 500]
             rows = self.db.execute(
-                f"SELECT id, doc_id, ordinal, heading, {column} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                f"SELECT id, doc_id, ordinal, heading, text FROM chunks WHERE id IN ({','.join('?' * len(part))})",
                 part)
             found.update({r[0]: ChunkRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows})
         return found

@@ -169,3 +169,24 @@ def test_exact_index_switches_to_ivf_above_threshold(small_library, tmp_path):
     manifest = read_manifest(current_build(root))
     assert manifest["vector_index"]["type"].startswith("IVF")
     assert report.chunks_total > 50
+
+
+def test_outline_agrees_with_the_stored_chunks_and_follows_a_new_build(small_kb):
+    index = small_kb.searcher.index()
+    ids = [r[0] for r in index.db.execute("SELECT id FROM chunks")]
+    full = index.chunks(ids)
+    outline = index.chunks(ids, text=False)
+    assert outline.keys() == full.keys() and len(outline) == len(ids)
+    assert all((o.doc_id, o.ordinal, o.heading) == (f.doc_id, f.ordinal, f.heading) and o.text == ""
+               for o, f in ((outline[i], full[i]) for i in ids))
+    vector = index.doc_vector("case-rotating-open-party-day")
+    assert vector is index.doc_vector("case-rotating-open-party-day")  # remembered for this build
+    path = small_kb.settings.library / "case" / "case-rotating-open-party-day.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n## 补充\n\n新加的一节。\n", encoding="utf-8")
+    update_index(small_kb)
+    fresh = small_kb.searcher.index()
+    assert fresh is not index
+    added = [c for c in fresh.doc_chunks("case-rotating-open-party-day") if c.heading == "补充"]
+    assert added and fresh.chunks([added[0].id], text=False)[added[0].id].doc_id == "case-rotating-open-party-day"
+    assert added[0].id not in index.outline()  # the old build's outline is not consulted
+    assert not (fresh.doc_vector("case-rotating-open-party-day") == vector).all()
