@@ -13,7 +13,7 @@ from pathlib import Path
 from kb.embed import Embedder
 from kb.filters import Filters
 from kb.fusion import best_per_group, ranked, rrf, weighted
-from kb.index import ASKED, QUESTIONS, ChunkRecord, DocRecord, Index
+from kb.index import ASKED, QUESTIONS, ROW_BUDGET, ChunkRecord, DocRecord, Index
 from kb.query import Query, understand
 from kb.text import tokens
 from kb.vocab import Vocabulary
@@ -37,6 +37,7 @@ class SearchConfig:
     expand_keyword: float = 1.0  # weight of a keyword search for the lexicon's formal terms (0: off)
     expand_dense: int = 0  # embed the query with this many of its formal terms (0: off; each costs model time)
     question_weight: float = 1.0  # the query's likeness to the questions curators noted on a document
+    row_budget: int = ROW_BUDGET  # matched rows a keyword query may score (bounds its cost at scale)
 
 
 @dataclass
@@ -177,9 +178,9 @@ class Searcher:
         expanded_job = None
         if mode == "hybrid" and cfg.expand_keyword and query.expansions and searchable:
             extra = [t for e in query.expansions[:EXPANSION_TERMS] for t in tokens(e, self.vocab.all_words())]
-            expanded_job = _pool.submit(index.keyword, extra, cfg.pool, allowed)
+            expanded_job = _pool.submit(index.keyword, extra, cfg.pool, allowed, cfg.row_budget)
         if mode in ("hybrid", "keyword") and searchable:
-            keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed)
+            keyword = index.keyword([*query.terms, *query.themes, *query.formats], cfg.pool, allowed, cfg.row_budget)
         expanded: list[tuple[int, float]] = expanded_job.result() if expanded_job else []
         if vector is not None:
             dense = index.dense(vector.result(), cfg.pool * 2, allowed)

@@ -190,3 +190,22 @@ def test_outline_agrees_with_the_stored_chunks_and_follows_a_new_build(small_kb)
     assert added and fresh.chunks([added[0].id], text=False)[added[0].id].doc_id == "case-rotating-open-party-day"
     assert added[0].id not in index.outline()  # the old build's outline is not consulted
     assert not (fresh.doc_vector("case-rotating-open-party-day") == vector).all()
+
+
+def test_keyword_pruning_takes_the_rarest_terms_within_the_row_budget(small_kb):
+    index = small_kb.searcher.index()
+    limit = 0.3 * index.chunk_count
+    rows = index.db.execute("SELECT term, doc FROM temp.terms WHERE doc > 1 AND doc <= ? ORDER BY doc DESC, term",
+                            [limit]).fetchall()
+    terms = [r[0] for r in rows[:6]]
+    df = {t: index.doc_frequency(t) for t in terms}
+    assert len(set(df.values())) > 2  # terms of different rarity, or the test proves nothing
+    budget = sum(sorted(df.values())[:3])
+    kept = index.selective_terms(terms, budget)
+    assert sum(df[t] for t in kept) <= budget and kept == sorted(kept, key=df.get)
+    assert all(df[t] >= max(df[k] for k in kept) for t in set(terms) - set(kept))  # only the commoner dropped
+    assert index.selective_terms(terms, 1) == [min(terms, key=df.get)]  # at least one term, the rarest
+    assert set(index.selective_terms(terms)) == set(terms)  # the default budget does not bind at this size
+    pruned = {cid for cid, _ in index.keyword(terms, 500, budget=budget)}
+    full = {cid for cid, _ in index.keyword(terms, 500)}
+    assert pruned < full

@@ -77,6 +77,7 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
              as_json: bool) -> None:
     """在评测集上计算 nDCG@10、Recall@10、MRR@10（关键词 / 向量 / 混合），以及资料包质量。"""
     from kb.evaluate import evaluate_kits, evaluate_search, load_queries
+    from kb.index import ROW_BUDGET
     from kb.search import SearchConfig
 
     kb = _kb(ctx)
@@ -91,6 +92,9 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
             "hybrid-no-question-vectors": {"config": SearchConfig(question_weight=0)},
             "hybrid-expanded-query-vector": {"config": SearchConfig(expand_dense=2)},
             "hybrid-no-theme-vote": {"config": SearchConfig(vocab_weight=0)},
+            # the keyword pruning that bounds cost at 100k chunks, scaled to this library's size
+            "hybrid-pruned-as-at-100k": {"config": SearchConfig(
+                row_budget=max(1, ROW_BUDGET * kb.searcher.index().chunk_count // 100_000))},
         })
     scores = evaluate_search(kb.searcher, labelled, runs)
     data = {"queries": len(labelled), "results": [s.to_dict() for s in scores]}
@@ -100,9 +104,9 @@ def evaluate(ctx: click.Context, queries: Path | None, variants: bool, with_kits
 
     def render(_):
         click.echo(f"评测集：{path}（{len(labelled)} 条点单）")
-        click.echo(f"{'方法':<22}{'nDCG@10':>9}{'Recall@10':>11}{'MRR@10':>9}")
+        click.echo(f"{'方法':<30}{'nDCG@10':>9}{'Recall@10':>11}{'MRR@10':>9}")
         for s in scores:
-            click.echo(f"{s.name:<22}{s.ndcg:>9.3f}{s.recall:>11.3f}{s.mrr:>9.3f}")
+            click.echo(f"{s.name:<32}{s.ndcg:>9.3f}{s.recall:>11.3f}{s.mrr:>9.3f}")
         if kit_scores:
             k = kit_scores
             click.echo(f"资料包（{k.kits} 单，其中 {k.judged} 单有党课和案例标注）：党课相关 {k.lecture_relevant:.3f}，"
