@@ -33,18 +33,44 @@ def test_e5_roles_dimensions_and_normalisation(e5):
     assert not np.allclose(as_passage, query)  # query: and passage: prefixes differ
 
 
-def test_e5_single_queries_from_many_threads_run_on_one(e5, monkeypatch):
-    """OpenMP keeps a worker team per calling thread; queries from many threads must share one."""
+def test_e5_every_call_runs_on_one_model_thread(e5, monkeypatch):
+    """OpenMP keeps a worker team per calling thread: searches from many threads and indexing
+    batches from the main thread must all reach the model from one thread."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    seen, real = set(), e5._model.query
-    monkeypatch.setattr(e5._model, "query", lambda texts: seen.add(threading.get_ident()) or real(texts))
+    seen, query, passage = set(), e5._model.query, e5._model.passage
+    monkeypatch.setattr(e5._model, "query", lambda texts: seen.add(threading.get_ident()) or query(texts))
+    monkeypatch.setattr(e5._model, "passage", lambda texts: seen.add(threading.get_ident()) or passage(texts))
     texts = ["主题党日", "三会一课", "清明祭扫", "青年党员", "流动党员", "换届选举"]
+    batch = e5.embed_passages(texts)
     with ThreadPoolExecutor(4) as pool:
         vectors = list(pool.map(e5.embed_query, texts))
     assert len(seen) == 1 and threading.get_ident() not in seen
+    assert batch.shape == (6, 384)
     assert np.allclose(vectors[0], e5.embed_query("主题党日"), atol=1e-5)  # the same vector whoever asks
+
+
+def test_model_thread_puts_queries_first_and_hands_back_errors():
+    import threading
+
+    from kb.embed.e5 import BATCH, QUERY, ModelThread
+
+    worker, gate, order = ModelThread("test-model"), threading.Event(), []
+    blocker = threading.Thread(target=worker.run, args=(lambda _: gate.wait(5), [], BATCH))
+    blocker.start()  # occupies the thread while the others queue
+    waiting = [threading.Thread(target=worker.run, args=(lambda t: order.append(t[0]), [name], prio))
+               for name, prio in (("batch-1", BATCH), ("batch-2", BATCH), ("query", QUERY))]
+    for t in waiting:
+        t.start()
+        threading.Event().wait(0.05)
+    gate.set()
+    for t in [blocker, *waiting]:
+        t.join(5)
+    assert order == ["query", "batch-1", "batch-2"]
+    with pytest.raises(ZeroDivisionError):
+        worker.run(lambda _: 1 / 0, [], QUERY)
+    assert worker.run(len, ["a", "b"], QUERY) == 2  # the thread survives an error
 
 
 def test_e5_retrieval_on_a_small_library(small_library, tmp_path, e5):

