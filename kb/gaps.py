@@ -40,7 +40,8 @@ def missing_parts(kit: dict) -> list[str]:
 
 
 def demand_gaps(orders: list[dict], min_orders: int = 1) -> list[Gap]:
-    """Group logged orders by the themes they named; rank groups by how many were served weakly."""
+    """Group logged orders by the themes they named; rank groups by how many were served weakly.
+    Only the weak orders' kits are read (``Store.orders(kits="weak")``)."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for order in orders:
         for theme in order["themes"] or ["（未识别主题）"]:

@@ -106,3 +106,20 @@ def test_orders_are_logged_and_gaps_reported(full_kb):
     assert "相似案例" in top.missing  # no case is for 5000 people
     assert gaps.index(top) < len(gaps)
     assert all(g.theme != "革命传统" or g.weak < g.orders for g in gaps)
+
+
+def test_demand_report_reads_only_weak_orders_kits(full_kb):
+    full_kb.order(Order("廉洁教育 一小时", headcount=5000), today=dt.date(2026, 5, 1))
+    full_kb.order(Order("清明节带大家去缅怀先烈"), today=dt.date(2026, 3, 20))
+    every = full_kb.store.orders()
+    weak_only = full_kb.store.orders(kits="weak")
+    assert [o["id"] for o in weak_only] == [o["id"] for o in every]
+    assert all(("kit" in o) == bool(o["weak"]) for o in weak_only) and any(o["weak"] for o in weak_only)
+    assert all("kit" not in o for o in full_kb.store.orders(kits="none"))
+    assert [g.to_dict() for g in demand_gaps(weak_only)] == [g.to_dict() for g in demand_gaps(every)]
+    db = full_kb.store.db
+    for sql in ("SELECT id, created, text, kit_id, weak, themes, unmet, user, constraints FROM orders"
+                " ORDER BY id DESC LIMIT 10",
+                "SELECT text, kit_id, count(*) AS n, max(id) AS last FROM orders WHERE weak = 0 GROUP BY kit_id"):
+        plan = " ".join(str(tuple(r)) for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "COVERING INDEX" in plan, plan  # the logged kits (KBs each) are not stepped through

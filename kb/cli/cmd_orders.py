@@ -213,7 +213,7 @@ def gaps(ctx, as_json, min_orders):
     from kb.gaps import demand_gaps
 
     kb = _kb(ctx)
-    found = demand_gaps(kb.store.orders(), min_orders=min_orders)
+    found = demand_gaps(kb.store.orders(kits="weak"), min_orders=min_orders)
 
     def render(_):
         if not found:

@@ -37,7 +37,7 @@ def dashboard(request: Request, kb: KBDep, user: CuratorDep, kind: str = "", sta
     return page(request, "curator/dashboard.html", {
         "documents": rows, "counts": counts, "drafts": editor(kb).list_drafts(),
         "problems": [str(p) for p in library.problems],
-        "gaps": [g.to_dict() for g in demand_gaps(kb.store.orders())][:10],
+        "gaps": [g.to_dict() for g in demand_gaps(kb.store.orders(kits="weak"))][:10],
         "index": request.app.state.index_job.state.to_dict(),
         "audit": kb.store.audit_log(30), "filter": {"kind": kind, "status": status},
     })
@@ -227,7 +227,7 @@ def reindex_status(request: Request, user: CuratorDep):
 @twin(router, "/gaps")
 def gaps(request: Request, kb: KBDep, user: CuratorDep):
     """资料缺口：点单多但匹配弱的主题。"""
-    return page(request, "curator/gaps.html", {"gaps": [g.to_dict() for g in demand_gaps(kb.store.orders())]})
+    return page(request, "curator/gaps.html", {"gaps": [g.to_dict() for g in demand_gaps(kb.store.orders(kits="weak"))]})
 
 
 @twin(router, "/audit")
