@@ -65,6 +65,14 @@ class Rating:
         return 1 + RATING_EFFECT * (self.smoothed - self.prior) / 2
 
 
+@dataclass
+class _Queued:
+    row: tuple
+    id: int = 0
+    error: Exception | None = None
+    done: bool = False
+
+
 class Store:
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
@@ -76,6 +84,8 @@ class Store:
         # 1, 2, 5, 10, 15… ms between tries and so made a 1 ms insert wait tens of ms under load.
         # Other processes (the CLI, a second server) still wait in SQLite via busy_timeout.
         self._writing = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queued: list[_Queued] = []  # orders waiting for the next group commit
         self.db.executescript(SCHEMA)
 
     @property
@@ -105,13 +115,39 @@ class Store:
     # orders -----------------------------------------------------------------------------------
     def log_order(self, text: str, constraints: dict, kit: dict, themes: list[str], weak: bool,
                   unmet: list[str], user: str | None = None) -> int:
-        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"], json.dumps(kit, ensure_ascii=False),
-               json.dumps(themes, ensure_ascii=False), int(weak), json.dumps(unmet, ensure_ascii=False), user)
-        with self.tx() as db:  # serialised before the write lock is taken: the lock is held for the insert only
-            cur = db.execute(
-                "INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
-                " VALUES (?,?,?,?,?,?,?,?,?)", row)
-            return cur.lastrowid
+        """Log an order; returns once it is committed. Under load the writes are group-committed:
+        whoever holds the write lock inserts every order queued so far in one transaction, so a busy
+        server does not queue each request behind a transaction of its own."""
+        entry = _Queued((now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"],
+                         json.dumps(kit, ensure_ascii=False), json.dumps(themes, ensure_ascii=False), int(weak),
+                         json.dumps(unmet, ensure_ascii=False), user))
+        with self._queue_lock:
+            self._queued.append(entry)
+        with self._writing:
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._queued = self._queued, []
+                try:
+                    self._insert_orders(batch)
+                except Exception:  # nothing of the batch was written: one at a time, so one bad row fails alone
+                    for queued in batch:
+                        try:
+                            self._insert_orders([queued])
+                        except Exception as exc:
+                            queued.error = exc
+                finally:
+                    for queued in batch:
+                        queued.done = True
+        if entry.error is not None:
+            raise entry.error
+        return entry.id
+
+    def _insert_orders(self, batch: list[_Queued]) -> None:
+        with self.tx() as db:
+            for queued in batch:
+                queued.id = db.execute(
+                    "INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)", queued.row).lastrowid
 
     def orders(self, limit: int = 10_000, *, kits: str = "all") -> list[dict]:
         """The latest orders, newest first. ``kits``: "all" parses every logged kit, "weak" only those

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 
 import pytest
@@ -123,3 +124,41 @@ def test_demand_report_reads_only_weak_orders_kits(full_kb):
                 "SELECT text, kit_id, count(*) AS n, max(id) AS last FROM orders WHERE weak = 0 GROUP BY kit_id"):
         plan = " ".join(str(tuple(r)) for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         assert "COVERING INDEX" in plan, plan  # the logged kits (KBs each) are not stepped through
+
+
+def test_concurrent_orders_are_group_committed_and_a_bad_one_fails_alone(tmp_path, monkeypatch):
+    store = Store(tmp_path / "o.sqlite")
+    batches, insert = [], store._insert_orders
+    monkeypatch.setattr(store, "_insert_orders", lambda batch: batches.append(len(batch)) or insert(batch))
+    ids, errors = {}, []
+
+    def order(n):
+        for i in range(40):
+            text = None if (n, i) == (3, 7) else f"点单{n}-{i}"  # one order the table refuses (text NOT NULL)
+            try:
+                ids[store.log_order(text, {}, {"id": f"k{n}x{i}"}, [], False, [])] = text
+            except sqlite3.IntegrityError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=order, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and len(ids) == 319  # every other order logged, each under its own id
+    rows = dict(store.db.execute("SELECT id, text FROM orders").fetchall())
+    assert rows == ids
+    assert sum(batches) >= 320  # the bad one's batch was retried one by one
+
+    batches.clear()
+    with store._writing:  # a transaction in progress: the next five orders queue behind it
+        waiting = [threading.Thread(target=store.log_order, args=(f"排队{i}", {}, {"id": f"q{i}"}, [], False, []))
+                   for i in range(5)]
+        for t in waiting:
+            t.start()
+        while len(store._queued) < 5:
+            threading.Event().wait(0.01)
+    for t in waiting:
+        t.join()
+    assert batches == [5]  # one transaction for all five
+    assert store.db.execute("SELECT count(*) FROM orders WHERE text LIKE '排队%'").fetchone()[0] == 5
