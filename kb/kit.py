@@ -113,6 +113,11 @@ class Kit:
             calendar=data["calendar"])
 
 
+def _longer(doc: DocRecord, duration: int | None) -> bool:
+    """The document's own activity takes longer than the order's time."""
+    return bool(duration and doc.duration and doc.duration.min > duration)
+
+
 def constraint_violations(kit: Kit, docs: dict) -> list[str]:
     """Items in a kit that break the order's hard limits (the kit evaluation wants none). A plan is
     stretched to the order's time and a case is discussed in its slot, so their own length is no limit."""
@@ -225,10 +230,9 @@ class KitBuilder:
         vocab = self.searcher.vocab
         base = {"duration": duration, "headcount": headcount}
 
-        def find(kind: str, limit: int, scale: dict[str, float] | None = None, **extra) -> list[Hit]:
+        def find(kind: str, limit: int, **extra) -> list[Hit]:
             filters = Filters.build(vocab, kind=kind, **{**base, **extra})
-            weights = {d: factors.get(d, 1.0) * scale.get(d, 1.0) for d in {*factors, *scale}} if scale else factors
-            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts, factors=weights).hits
+            return self.searcher.search(order.text, filters, limit=limit, boosts=boosts, factors=factors).hits
 
         plan_hit, agenda_steps = self._plan(order, find, duration, headcount, formats, notes)
         lectures = find("lecture", 5)
@@ -237,10 +241,8 @@ class KitBuilder:
             notes.append(self._unmet("党课材料", duration, headcount))
         elif lectures[0].doc.duration:
             agenda_steps = make_room(agenda_steps, "lecture", lectures[0].doc.duration.min)
-        long_cases = {d.id: LONG_CASE_FACTOR for d in self.searcher.index().docs.values()
-                      if duration and d.kind == "case" and d.duration and d.duration.min > duration}
-        ordered, case_score = self._with_lecture(find("case", 20, long_cases, duration=None),
-                                                 lectures[0] if lectures else None)
+        ordered, case_score = self._with_lecture(find("case", 20, duration=None), lectures[0] if lectures else None,
+                                                 duration)
         case_hits = self._diverse(ordered, 3)
         if len(case_hits) == 3 and case_score[case_hits[2].doc_id] < THIRD_CASE_SHARE * case_score[case_hits[1].doc_id]:
             case_hits = case_hits[:2]  # a third case only when it is nearly as good as the second
@@ -289,19 +291,21 @@ class KitBuilder:
         context = "，".join(str(x) for x in (meta.get("industry"), meta.get("branch_type"),
                                               f"{meta['branch_size']} 名党员" if meta.get("branch_size") else None) if x)
         why = hit.why + self._fits(hit.doc, None, headcount)
-        if duration and hit.doc.duration and hit.doc.duration.min > duration:
+        if _longer(hit.doc, duration):
             why.append(f"原活动用了 {hit.doc.duration} 分钟，本次在案例研讨中借鉴其做法")
         return KitItem("case", hit.doc_id, hit.title, hit.kind, hit.doc.summary, why, {"context": context})
 
-    def _with_lecture(self, hits: list[Hit], lecture: Hit | None) -> tuple[list[Hit], dict[str, float]]:
-        """Cases that go with the chosen lecture first: the order's ranking fused with closeness to
-        the lecture, so the kit holds together (a 八项规定 lecture, then 廉洁 cases). Returns the
-        reordered hits and their fused scores (hits themselves are shared and left unchanged)."""
-        scores = {h.doc_id: h.score for h in hits}
+    def _with_lecture(self, hits: list[Hit], lecture: Hit | None,
+                      duration: int | None) -> tuple[list[Hit], dict[str, float]]:
+        """Cases that go with the chosen lecture first: the order's ranking (a case longer than the
+        order's time a little lower) fused with closeness to the lecture, so the kit holds together
+        (a 八项规定 lecture, then 廉洁 cases). Returns the reordered hits and their scores (hits
+        themselves are shared and left unchanged)."""
+        scores = {h.doc_id: h.score * (LONG_CASE_FACTOR if _longer(h.doc, duration) else 1.0) for h in hits}
         index = self.searcher.index()
         anchor = index.doc_vector(lecture.doc_id) if lecture is not None and len(hits) > 1 else None
         if anchor is None or not LECTURE_WEIGHT:
-            return hits, scores
+            return sorted(hits, key=lambda h: (-scores[h.doc_id], h.doc_id)), scores
         closeness = {h.doc_id: float(index.doc_vector(h.doc_id) @ anchor) for h in hits}
         # Scores, not ranks: a case far ahead for the order stays ahead however close the others are.
         fused = weighted([scores, closeness], [1.0, LECTURE_WEIGHT])
