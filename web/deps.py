@@ -1,4 +1,7 @@
-"""Typed dependencies: the shared KB, the current user, role checks, CSRF."""
+"""Typed dependencies: the shared KB, the current user, role checks, CSRF.
+
+All are ``async def``: they only read request state, and FastAPI runs a plain ``def`` dependency
+in the thread pool, a round trip through another thread for each one on every request."""
 
 from __future__ import annotations
 
@@ -12,14 +15,14 @@ from kb.errors import AuthError, Forbidden, KBError
 from kb.service import KB
 
 
-def get_kb(request: Request) -> KB:
+async def get_kb(request: Request) -> KB:
     return request.app.state.kb
 
 
 KBDep = Annotated[KB, Depends(get_kb)]
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
     return request.state.user
 
 
@@ -27,7 +30,7 @@ UserDep = Annotated[User, Depends(current_user)]
 
 
 def require(role: str):
-    def check(request: Request) -> User:
+    async def check(request: Request) -> User:
         user: User = request.state.user
         if user.role == "anonymous":
             raise AuthError("请先登录")
@@ -46,7 +49,7 @@ class CSRFError(KBError):
     status = 403
 
 
-def check_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
+async def check_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
     """Every state-changing form carries the session's token."""
     expected = request.state.csrf
     if not csrf or not secrets.compare_digest(csrf, expected):
@@ -56,7 +59,7 @@ def check_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
 CSRFDep = Depends(check_csrf)
 
 
-def viewer(request: Request) -> User:
+async def viewer(request: Request) -> User:
     """Reading is open to anyone unless the deployment requires login (KB_REQUIRE_LOGIN)."""
     user: User = request.state.user
     if request.app.state.kb.settings.require_login and user.role == "anonymous":
