@@ -155,3 +155,21 @@ def test_query_and_order_text_are_escaped(web_client):
         html = web_client.get(path).text
         assert "<script>alert" not in html and "<img src=x" not in html
         assert "&lt;script&gt;" in html
+
+
+def test_dependencies_run_on_the_event_loop():
+    """A plain-def dependency is run in the thread pool: a thread round trip on every request."""
+    import inspect
+
+    from web.routes import admin, api, auth, curator, docs, kiosk, kits, search
+
+    def calls(dependant):
+        for dep in dependant.dependencies:
+            yield dep.call
+            yield from calls(dep)
+
+    routes = [r for m in (admin, api, auth, curator, docs, kiosk, kits, search) for r in m.router.routes]
+    found = {call for route in routes for call in calls(route.dependant)}
+    assert found, "no dependencies found: the check would pass vacuously"
+    blocking = sorted(c.__qualname__ for c in found if not inspect.iscoroutinefunction(c))
+    assert blocking == []
