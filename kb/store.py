@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,16 +68,25 @@ class Rating:
         return 1 + RATING_EFFECT * (self.smoothed - self.prior) / 2
 
 
-@dataclass
-class _Queued:
-    row: tuple
-    id: int = 0
-    error: Exception | None = None
-    done: bool = False
+ORDER_QUEUE_MAX = 10_000  # orders waiting for the writer before log_order waits too (the disk is stuck)
+
+WRITER_IDLE_SECONDS = 30
+log = logging.getLogger("kb.store")
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    store = ref()
+    if store is not None:
+        store.flush(timeout=30)
 
 
 class Store:
-    """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
+    """One SQLite file in WAL mode; a connection per thread; writes in short transactions.
+
+    The order log is written behind the request: ``log_order`` queues the row and a writer thread
+    commits whatever has queued in one transaction. A 点单 page does not wait for the disk (a commit
+    that hits a WAL checkpoint on a large log took tens of ms), and every read of the orders waits
+    for the queue first, so this process always reads its own writes."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -84,8 +96,10 @@ class Store:
         # 1, 2, 5, 10, 15… ms between tries and so made a 1 ms insert wait tens of ms under load.
         # Other processes (the CLI, a second server) still wait in SQLite via busy_timeout.
         self._writing = threading.RLock()
-        self._queue_lock = threading.Lock()
-        self._queued: list[_Queued] = []  # orders waiting for the next group commit
+        self._orders = threading.Condition()
+        self._queued: list[tuple] = []  # orders waiting for the writer
+        self._in_flight = 0  # orders the writer has taken and not yet committed
+        self._writer: threading.Thread | None = None
         self.db.executescript(SCHEMA)
 
     @property
@@ -114,44 +128,58 @@ class Store:
 
     # orders -----------------------------------------------------------------------------------
     def log_order(self, text: str, constraints: dict, kit: dict, themes: list[str], weak: bool,
-                  unmet: list[str], user: str | None = None) -> int:
-        """Log an order; returns once it is committed. Under load the writes are group-committed:
-        whoever holds the write lock inserts every order queued so far in one transaction, so a busy
-        server does not queue each request behind a transaction of its own."""
-        entry = _Queued((now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"],
-                         json.dumps(kit, ensure_ascii=False), json.dumps(themes, ensure_ascii=False), int(weak),
-                         json.dumps(unmet, ensure_ascii=False), user))
-        with self._queue_lock:
-            self._queued.append(entry)
-        with self._writing:
-            if not entry.done:
-                with self._queue_lock:
-                    batch, self._queued = self._queued, []
-                try:
-                    self._insert_orders(batch)
-                except Exception:  # nothing of the batch was written: one at a time, so one bad row fails alone
-                    for queued in batch:
-                        try:
-                            self._insert_orders([queued])
-                        except Exception as exc:
-                            queued.error = exc
-                finally:
-                    for queued in batch:
-                        queued.done = True
-        if entry.error is not None:
-            raise entry.error
-        return entry.id
+                  unmet: list[str], user: str | None = None) -> None:
+        """Queue an order for the log; the writer thread commits it (see the class docstring)."""
+        if not isinstance(text, str) or not isinstance(kit.get("id"), str):
+            raise ValueError("an order needs its text and its kit's id")
+        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"], json.dumps(kit, ensure_ascii=False),
+               json.dumps(themes, ensure_ascii=False), int(weak), json.dumps(unmet, ensure_ascii=False), user)
+        with self._orders:
+            while len(self._queued) >= ORDER_QUEUE_MAX:
+                self._orders.wait()
+            self._queued.append(row)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_orders, name="kb-order-log", daemon=True)
+                self._writer.start()
+                atexit.register(_flush_at_exit, weakref.ref(self))
+            self._orders.notify_all()
 
-    def _insert_orders(self, batch: list[_Queued]) -> None:
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued order is committed (or failed and logged); False on timeout."""
+        with self._orders:
+            return self._orders.wait_for(lambda: not self._queued and not self._in_flight, timeout)
+
+    def _write_orders(self) -> None:
+        while True:
+            with self._orders:
+                if not self._orders.wait_for(lambda: self._queued, WRITER_IDLE_SECONDS):
+                    self._writer = None  # idle: the next order starts a new writer
+                    return
+                batch, self._queued = self._queued, []
+                self._in_flight = len(batch)
+                self._orders.notify_all()  # room in the queue again
+            try:
+                self._insert_orders(batch)
+            except Exception:  # nothing of the batch was written: one at a time, so one bad row fails alone
+                for row in batch:
+                    try:
+                        self._insert_orders([row])
+                    except Exception:
+                        log.exception("order not logged: %r", row[1][:80])
+            finally:
+                with self._orders:
+                    self._in_flight = 0
+                    self._orders.notify_all()
+
+    def _insert_orders(self, batch: list[tuple]) -> None:
         with self.tx() as db:
-            for queued in batch:
-                queued.id = db.execute(
-                    "INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)", queued.row).lastrowid
+            db.executemany("INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
+                           " VALUES (?,?,?,?,?,?,?,?,?)", batch)
 
     def orders(self, limit: int = 10_000, *, kits: str = "all") -> list[dict]:
         """The latest orders, newest first. ``kits``: "all" parses every logged kit, "weak" only those
         of weakly served orders (what the demand report reads), "none" leaves them out."""
+        self.flush()
         rows = self.db.execute(
             "SELECT id, created, text, kit_id, weak, themes, unmet, user, constraints FROM orders"
             " ORDER BY id DESC LIMIT ?", [limit]).fetchall()
@@ -169,12 +197,14 @@ class Store:
         return found
 
     def popular_kits(self, limit: int = 6) -> list[dict]:
+        self.flush()
         rows = self.db.execute(
             "SELECT text, kit_id, count(*) AS n, max(id) AS last FROM orders WHERE weak = 0"
             " GROUP BY kit_id ORDER BY n DESC, last DESC LIMIT ?", [limit]).fetchall()
         return [dict(r) for r in rows]
 
     def kit(self, kit_id: str) -> dict | None:
+        self.flush()
         row = self.db.execute("SELECT kit FROM orders WHERE kit_id = ? ORDER BY id DESC LIMIT 1", [kit_id]).fetchone()
         return json.loads(row["kit"]) if row else None
 
@@ -210,6 +240,7 @@ class Store:
         pairs = [(r["target_id"], r["rating"]) for r in direct]
         kit_votes = self.db.execute("SELECT target_id, rating FROM feedback WHERE target_type = 'kit'").fetchall()
         if kit_votes:
+            self.flush()
             members = {}
             for row in self.db.execute(  # only the kits someone rated, one logged copy each
                     "SELECT kit_id, kit FROM orders WHERE kit_id IN"

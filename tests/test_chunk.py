@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from indexer.chunk import _blocks, _pack, chunk_document
-from kb.index import ASKED, QUESTIONS
 from kb.document import parse_document
+from kb.index import ASKED, QUESTIONS
 from kb.vocab import load_vocabulary
 from tests.conftest import CORPUS, REALDOCS, front_matter, render
 

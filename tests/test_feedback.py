@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -126,39 +130,62 @@ def test_demand_report_reads_only_weak_orders_kits(full_kb):
         assert "COVERING INDEX" in plan, plan  # the logged kits (KBs each) are not stepped through
 
 
-def test_concurrent_orders_are_group_committed_and_a_bad_one_fails_alone(tmp_path, monkeypatch):
+def test_orders_are_logged_behind_the_request_in_group_commits(tmp_path, monkeypatch):
     store = Store(tmp_path / "o.sqlite")
     batches, insert = [], store._insert_orders
     monkeypatch.setattr(store, "_insert_orders", lambda batch: batches.append(len(batch)) or insert(batch))
-    ids, errors = {}, []
+
+    with store._writing:  # a transaction in progress (or a slow disk): 点单 does not wait for it
+        started = time.perf_counter()
+        for i in range(5):
+            store.log_order(f"排队{i}", {"headcount": i}, {"id": f"q{i}"}, ["廉洁教育"], False, [])
+        assert time.perf_counter() - started < 1.0
+        assert store.db.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
+    logged = store.orders(kits="all")  # a read waits for the queue: this process reads its own writes
+    assert [o["text"] for o in logged] == [f"排队{i}" for i in reversed(range(5))]
+    assert logged[0]["constraints"] == {"headcount": 4} and logged[0]["kit"] == {"id": "q4"}
+    assert sum(batches) == 5 and len(batches) <= 2  # the writer took what had queued, not one transaction each
 
     def order(n):
         for i in range(40):
-            text = None if (n, i) == (3, 7) else f"点单{n}-{i}"  # one order the table refuses (text NOT NULL)
-            try:
-                ids[store.log_order(text, {}, {"id": f"k{n}x{i}"}, [], False, [])] = text
-            except sqlite3.IntegrityError as exc:
-                errors.append(exc)
+            store.log_order(f"点单{n}-{i}", {}, {"id": f"k{n}x{i}"}, [], False, [])
 
     threads = [threading.Thread(target=order, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(errors) == 1 and len(ids) == 319  # every other order logged, each under its own id
-    rows = dict(store.db.execute("SELECT id, text FROM orders").fetchall())
-    assert rows == ids
-    assert sum(batches) >= 320  # the bad one's batch was retried one by one
+    assert store.flush(timeout=10)
+    texts = [r[0] for r in store.db.execute("SELECT text FROM orders WHERE text LIKE '点单%'")]
+    assert sorted(texts) == sorted(f"点单{n}-{i}" for n in range(8) for i in range(40))
 
-    batches.clear()
-    with store._writing:  # a transaction in progress: the next five orders queue behind it
-        waiting = [threading.Thread(target=store.log_order, args=(f"排队{i}", {}, {"id": f"q{i}"}, [], False, []))
-                   for i in range(5)]
-        for t in waiting:
-            t.start()
-        while len(store._queued) < 5:
-            threading.Event().wait(0.01)
-    for t in waiting:
-        t.join()
-    assert batches == [5]  # one transaction for all five
-    assert store.db.execute("SELECT count(*) FROM orders WHERE text LIKE '排队%'").fetchone()[0] == 5
+
+def test_an_order_the_table_refuses_fails_alone(tmp_path, monkeypatch, caplog):
+    store = Store(tmp_path / "o.sqlite")
+    with pytest.raises(ValueError):
+        store.log_order(None, {}, {"id": "k"}, [], False, [])  # refused before it is queued
+    insert = store._insert_orders
+
+    def refuse_poison(batch):  # as if SQLite refused one row: the whole transaction fails
+        if any(row[1] == "坏单" for row in batch):
+            raise sqlite3.IntegrityError("refused")
+        insert(batch)
+
+    monkeypatch.setattr(store, "_insert_orders", refuse_poison)
+    with store._writing:
+        for text in ("好单1", "坏单", "好单2"):
+            store.log_order(text, {}, {"id": text}, [], False, [])
+    assert store.flush(timeout=10)
+    assert sorted(o["text"] for o in store.orders()) == ["好单1", "好单2"]
+    assert "坏单" in caplog.text
+
+
+def test_queued_orders_are_written_before_the_process_exits(tmp_path):
+    script = (
+        "import sys; from pathlib import Path; from kb.store import Store\n"
+        "s = Store(Path(sys.argv[1]))\n"
+        "for i in range(300): s.log_order(f'退出前{i}', {}, {'id': str(i)}, [], False, [])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "o.sqlite")], check=True, timeout=60,
+                   cwd=Path(__file__).resolve().parent.parent)
+    assert Store(tmp_path / "o.sqlite").db.execute("SELECT count(*) FROM orders").fetchone()[0] == 300
