@@ -126,3 +126,32 @@ def test_sbert_without_a_model_says_what_to_set():
 def test_unknown_embedder_lists_the_choices():
     with pytest.raises(KBError, match="可选：e5, sbert"):
         get_embedder("word2vec")
+
+
+@pytest.mark.parametrize(("cores", "load", "team"), [(2, 0.1, 2), (2, 1.4, 2), (2, 1.5, 1), (2, 3.0, 1), (8, 5.0, 8),
+                                                    (8, 6.0, 1), (1, 0.0, 1)])
+def test_team_size_follows_the_load(cores, load, team):
+    from kb.embed.e5 import team_size
+
+    assert team_size(cores, load) == team
+
+
+def test_e5_uses_one_thread_on_a_busy_machine_with_the_same_vectors(monkeypatch):
+    """The team size is set on the model's own thread (OpenMP settings are per thread)."""
+    import kb.embed.e5 as e5_module
+
+    monkeypatch.setattr(e5_module.os, "cpu_count", lambda: 2)
+    embedder = e5_module.E5Embedder()
+    assert embedder._openmp is not None, "the bundled OpenMP runtime was not found"
+
+    def team_after_query(load):
+        monkeypatch.setattr(e5_module, "_load", lambda: load)
+        vector = embedder.embed_query("清明节带大家去缅怀先烈")
+        size = embedder._thread.run(lambda _: embedder._openmp.omp_get_max_threads(), [], e5_module.QUERY)
+        return size, vector
+
+    busy, busy_vector = team_after_query(5.0)
+    idle, idle_vector = team_after_query(0.0)
+    assert (busy, idle) == (1, 2)
+    assert np.allclose(busy_vector, idle_vector, atol=1e-5)
+    assert get_embedder("e5", threads=2)._openmp is None  # a configured thread count is kept as set

