@@ -22,12 +22,30 @@ RATINGS_SECONDS = 30
 KIT_CACHE = 1024
 
 
+class Activity:
+    """Requests this process is serving right now (the web app counts them)."""
+
+    def __init__(self):
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Activity:
+        with self._lock:
+            self.count += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.count -= 1
+
+
 class KB:
     """One per process: what the CLI commands and the web app both stand on."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
         self.settings = settings or Settings()
-        self._embedder = embedder
+        self.activity = Activity()
+        self._embedder = None if embedder is None else self._counted(embedder)
         self._lock = threading.RLock()
         self._library: Library | None = None
         self._ratings: tuple[float, dict[str, Rating], int] | None = None
@@ -38,8 +56,14 @@ class KB:
         with self._lock:
             if self._embedder is None:
                 s = self.settings
-                self._embedder = get_embedder(s.embedder, s.model, s.threads)
+                self._embedder = self._counted(get_embedder(s.embedder, s.model, s.threads))
             return self._embedder
+
+    def _counted(self, embedder: Embedder) -> Embedder:
+        """Tell the embedder how busy the process is: the request asking for a query vector is
+        itself one of those in flight."""
+        embedder.busy = lambda: max(0, self.activity.count - 1)
+        return embedder
 
     @functools.cached_property
     def vocab(self) -> Vocabulary:

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         default="",
         description="sbert 后端的本地模型路径或名称（如本机的 bge-zh 模型目录）；e5 后端忽略此项",
     )
-    threads: int = Field(default=0, description="向量模型使用的 CPU 线程数；0 表示自动：机器空闲时用全部核心，繁忙时（1 分钟平均负载 ≥ 核数的 3/4）用 1 个")
+    threads: int = Field(default=0, description="向量模型使用的 CPU 线程数；0 表示自动：建索引用全部核心；查询用其他请求没占用的核（2 核机器上，有别的请求在处理时用 1 个）")
     chunk_chars: int = Field(default=360, description="切块目标长度（字符数）")
     exact_threshold: int = Field(
         default=50_000, description="向量数量低于此值时用精确检索（Flat），高于此值用 IVF 近似检索"

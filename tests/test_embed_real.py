@@ -128,15 +128,15 @@ def test_unknown_embedder_lists_the_choices():
         get_embedder("word2vec")
 
 
-@pytest.mark.parametrize(("cores", "load", "team"), [(2, 0.1, 2), (2, 1.4, 2), (2, 1.5, 1), (2, 3.0, 1), (8, 5.0, 8),
-                                                    (8, 6.0, 1), (1, 0.0, 1)])
-def test_team_size_follows_the_load(cores, load, team):
+@pytest.mark.parametrize(("cores", "others", "team"), [(2, 0, 2), (2, 1, 1), (2, 19, 1), (8, 3, 5), (8, 10, 1),
+                                                      (1, 0, 1)])
+def test_team_size_leaves_the_cores_other_requests_use(cores, others, team):
     from kb.embed.e5 import team_size
 
-    assert team_size(cores, load) == team
+    assert team_size(cores, others) == team
 
 
-def test_e5_uses_one_thread_on_a_busy_machine_with_the_same_vectors(monkeypatch):
+def test_e5_gives_a_query_one_thread_while_other_requests_run_with_the_same_vectors(monkeypatch):
     """The team size is set on the model's own thread (OpenMP settings are per thread)."""
     import kb.embed.e5 as e5_module
 
@@ -144,14 +144,17 @@ def test_e5_uses_one_thread_on_a_busy_machine_with_the_same_vectors(monkeypatch)
     embedder = e5_module.E5Embedder()
     assert embedder._openmp is not None, "the bundled OpenMP runtime was not found"
 
-    def team_after_query(load):
-        monkeypatch.setattr(e5_module, "_load", lambda: load)
+    def team_after_query(others):
+        embedder.busy = lambda: others
         vector = embedder.embed_query("清明节带大家去缅怀先烈")
         size = embedder._thread.run(lambda _: embedder._openmp.omp_get_max_threads(), [], e5_module.QUERY)
         return size, vector
 
-    busy, busy_vector = team_after_query(5.0)
-    idle, idle_vector = team_after_query(0.0)
+    busy, busy_vector = team_after_query(5)
+    idle, idle_vector = team_after_query(0)
     assert (busy, idle) == (1, 2)
     assert np.allclose(busy_vector, idle_vector, atol=1e-5)
+    embedder.busy = lambda: 5
+    embedder.embed_passages(["雨花台烈士陵园", "梅园新村纪念馆"])  # indexing keeps the whole team, busy or not
+    assert embedder._thread.run(lambda _: embedder._openmp.omp_get_max_threads(), [], e5_module.BATCH) == 2
     assert get_embedder("e5", threads=2)._openmp is None  # a configured thread count is kept as set

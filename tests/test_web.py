@@ -173,3 +173,20 @@ def test_dependencies_run_on_the_event_loop():
     assert found, "no dependencies found: the check would pass vacuously"
     blocking = sorted(c.__qualname__ for c in found if not inspect.iscoroutinefunction(c))
     assert blocking == []
+
+
+def test_requests_in_flight_are_counted_for_the_embedder(web_client, monkeypatch):
+    """A query's model threads are sized by the other requests being served (kb.embed.e5.team_size)."""
+    kb = web_client.app.state.kb
+    seen, search = [], kb.searcher.search
+
+    def watched(*args, **kwargs):
+        seen.append((kb.activity.count, kb.embedder.busy()))
+        with kb.activity:  # as if a second request were being served at the same time
+            seen.append((kb.activity.count, kb.embedder.busy()))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(kb.searcher, "search", watched)
+    assert web_client.get("/search", params={"q": "廉洁教育"}).status_code == 200
+    assert seen == [(1, 0), (2, 1)]
+    assert kb.activity.count == 0

