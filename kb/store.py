@@ -100,6 +100,7 @@ class Store:
         self._queued: list[tuple] = []  # orders waiting for the writer
         self._in_flight = 0  # orders the writer has taken and not yet committed
         self._writer: threading.Thread | None = None
+        self._flushed_at_exit = False
         self.db.executescript(SCHEMA)
 
     @property
@@ -141,7 +142,9 @@ class Store:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_orders, name="kb-order-log", daemon=True)
                 self._writer.start()
-                atexit.register(_flush_at_exit, weakref.ref(self))
+                if not self._flushed_at_exit:
+                    atexit.register(_flush_at_exit, weakref.ref(self))
+                    self._flushed_at_exit = True
             self._orders.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -150,26 +153,31 @@ class Store:
             return self._orders.wait_for(lambda: not self._queued and not self._in_flight, timeout)
 
     def _write_orders(self) -> None:
-        while True:
-            with self._orders:
-                if not self._orders.wait_for(lambda: self._queued, WRITER_IDLE_SECONDS):
-                    self._writer = None  # idle: the next order starts a new writer
-                    return
-                batch, self._queued = self._queued, []
-                self._in_flight = len(batch)
-                self._orders.notify_all()  # room in the queue again
-            try:
-                self._insert_orders(batch)
-            except Exception:  # nothing of the batch was written: one at a time, so one bad row fails alone
-                for row in batch:
-                    try:
-                        self._insert_orders([row])
-                    except Exception:
-                        log.exception("order not logged: %r", row[1][:80])
-            finally:
+        try:
+            while True:
                 with self._orders:
-                    self._in_flight = 0
-                    self._orders.notify_all()
+                    if not self._orders.wait_for(lambda: self._queued, WRITER_IDLE_SECONDS):
+                        self._writer = None  # idle: the next order starts a new writer (same lock hold)
+                        return
+                    batch, self._queued = self._queued, []
+                    self._in_flight = len(batch)
+                    self._orders.notify_all()  # room in the queue again
+                try:
+                    self._insert_orders(batch)
+                except Exception:  # nothing of the batch was written: one at a time, so one bad row fails alone
+                    for row in batch:
+                        try:
+                            self._insert_orders([row])
+                        except Exception:
+                            log.exception("order not logged: %r", row[1][:80])
+                finally:
+                    with self._orders:
+                        self._in_flight = 0
+                        self._orders.notify_all()
+        finally:  # however the writer ends, the next order can start another
+            with self._orders:
+                if self._writer is threading.current_thread():
+                    self._writer = None
 
     def _insert_orders(self, batch: list[tuple]) -> None:
         with self.tx() as db:

@@ -189,3 +189,17 @@ def test_queued_orders_are_written_before_the_process_exits(tmp_path):
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "o.sqlite")], check=True, timeout=60,
                    cwd=Path(__file__).resolve().parent.parent)
     assert Store(tmp_path / "o.sqlite").db.execute("SELECT count(*) FROM orders").fetchone()[0] == 300
+
+
+def test_an_idle_order_writer_ends_and_the_next_order_starts_another(tmp_path, monkeypatch):
+    import kb.store as store_module
+
+    monkeypatch.setattr(store_module, "WRITER_IDLE_SECONDS", 0.05)
+    store = Store(tmp_path / "o.sqlite")
+    store.log_order("第一单", {}, {"id": "a"}, [], False, [])
+    deadline = time.time() + 5
+    while store._writer is not None and time.time() < deadline:
+        time.sleep(0.01)
+    assert store._writer is None  # no thread left behind by an idle store
+    store.log_order("第二单", {}, {"id": "b"}, [], False, [])
+    assert [o["text"] for o in store.orders()] == ["第二单", "第一单"]
