@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import hashlib
 import json
 import logging
 import sqlite3
@@ -27,6 +28,9 @@ CREATE INDEX IF NOT EXISTS orders_by_kit ON orders (kit_id);
 -- without stepping through each logged kit (a few KB apiece; 10k orders took 2.8 s, now 30 ms).
 CREATE INDEX IF NOT EXISTS orders_summary ON orders (id, created, text, kit_id, weak, themes, unmet, user, constraints);
 CREATE INDEX IF NOT EXISTS orders_popular ON orders (weak, kit_id, id, text);
+-- Each distinct logged kit once, by digest: the same popular kit is ordered thousands of times.
+-- Orders logged before this table existed keep their kit inline in orders.kit.
+CREATE TABLE IF NOT EXISTS logged_kits (digest TEXT PRIMARY KEY, kit TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, created TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL,
     rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5), note TEXT NOT NULL DEFAULT '', user TEXT
@@ -71,6 +75,7 @@ class Rating:
 ORDER_QUEUE_MAX = 10_000  # orders waiting for the writer before log_order waits too (the disk is stuck)
 
 WRITER_IDLE_SECONDS = 30
+_KIT = "coalesce(k.kit, o.kit)"  # a logged order's kit: stored once in logged_kits, or inline in older logs
 log = logging.getLogger("kb.store")
 
 
@@ -102,6 +107,12 @@ class Store:
         self._writer: threading.Thread | None = None
         self._flushed_at_exit = False
         self.db.executescript(SCHEMA)
+        if "kit_digest" not in {r["name"] for r in self.db.execute("PRAGMA table_info(orders)")}:
+            try:  # a log from before logged_kits existed
+                self.db.execute("ALTER TABLE orders ADD COLUMN kit_digest TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -133,7 +144,9 @@ class Store:
         """Queue an order for the log; the writer thread commits it (see the class docstring)."""
         if not isinstance(text, str) or not isinstance(kit.get("id"), str):
             raise ValueError("an order needs its text and its kit's id")
-        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"], json.dumps(kit, ensure_ascii=False),
+        logged = json.dumps(kit, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha1(logged.encode()).hexdigest()
+        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"], digest, logged,
                json.dumps(themes, ensure_ascii=False), int(weak), json.dumps(unmet, ensure_ascii=False), user)
         with self._orders:
             while len(self._queued) >= ORDER_QUEUE_MAX:
@@ -181,8 +194,11 @@ class Store:
 
     def _insert_orders(self, batch: list[tuple]) -> None:
         with self.tx() as db:
-            db.executemany("INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet, user)"
-                           " VALUES (?,?,?,?,?,?,?,?,?)", batch)
+            db.executemany("INSERT OR IGNORE INTO logged_kits (digest, kit) VALUES (?, ?)",
+                           [(row[4], row[5]) for row in batch])
+            db.executemany("INSERT INTO orders (created, text, constraints, kit_id, kit_digest, kit, themes, weak,"
+                           " unmet, user) VALUES (?,?,?,?,?,'',?,?,?,?)",
+                           [row[:5] + row[6:] for row in batch])
 
     def orders(self, limit: int = 10_000, *, kits: str = "all") -> list[dict]:
         """The latest orders, newest first. ``kits``: "all" parses every logged kit, "weak" only those
@@ -198,7 +214,8 @@ class Store:
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             logged.update(self.db.execute(
-                f"SELECT id, kit FROM orders WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+                f"SELECT o.id, {_KIT} FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+                f" WHERE o.id IN ({','.join('?' * len(part))})", part).fetchall())
         for order in found:
             if order["id"] in logged:
                 order["kit"] = json.loads(logged[order["id"]])
@@ -213,7 +230,8 @@ class Store:
 
     def kit(self, kit_id: str) -> dict | None:
         self.flush()
-        row = self.db.execute("SELECT kit FROM orders WHERE kit_id = ? ORDER BY id DESC LIMIT 1", [kit_id]).fetchone()
+        row = self.db.execute(f"SELECT {_KIT} AS kit FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+                              " WHERE o.kit_id = ? ORDER BY o.id DESC LIMIT 1", [kit_id]).fetchone()
         return json.loads(row["kit"]) if row else None
 
     # feedback ---------------------------------------------------------------------------------
@@ -251,8 +269,8 @@ class Store:
             self.flush()
             members = {}
             for row in self.db.execute(  # only the kits someone rated, one logged copy each
-                    "SELECT kit_id, kit FROM orders WHERE kit_id IN"
-                    " (SELECT target_id FROM feedback WHERE target_type = 'kit') GROUP BY kit_id"):
+                    f"SELECT o.kit_id, {_KIT} AS kit FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+                    " WHERE o.kit_id IN (SELECT target_id FROM feedback WHERE target_type = 'kit') GROUP BY o.kit_id"):
                 members[row["kit_id"]] = json.loads(row["kit"]).get("doc_ids", [])
             for vote in kit_votes:
                 pairs.extend((doc_id, vote["rating"]) for doc_id in members.get(vote["target_id"], []))

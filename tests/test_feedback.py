@@ -203,3 +203,36 @@ def test_an_idle_order_writer_ends_and_the_next_order_starts_another(tmp_path, m
     assert store._writer is None  # no thread left behind by an idle store
     store.log_order("第二单", {}, {"id": "b"}, [], False, [])
     assert [o["text"] for o in store.orders()] == ["第二单", "第一单"]
+
+
+def test_a_kit_ordered_many_times_is_logged_once(tmp_path):
+    store = Store(tmp_path / "o.sqlite")
+    popular = {"id": "k1", "doc_ids": ["lecture-a", "case-b"], "title": "廉洁教育" * 200}
+    for i in range(50):
+        store.log_order(f"廉洁教育 第{i}单", {}, popular, ["廉洁教育"], False, [])
+    store.log_order("另一个主题", {}, {"id": "k2", "doc_ids": ["case-c"]}, [], True, ["时长"])
+    logged = store.orders(kits="all")
+    assert len(logged) == 51 and all(o["kit"]["id"] in ("k1", "k2") for o in logged)
+    assert logged[1]["kit"] == popular and store.kit("k1") == popular
+    assert store.db.execute("SELECT count(*) FROM logged_kits").fetchone()[0] == 2
+    assert store.db.execute("SELECT max(length(kit)) FROM orders").fetchone()[0] == 0  # no copy per order
+    store.add_feedback("kit", "k1", 5)
+    assert set(store.ratings()) == {"lecture-a", "case-b"}  # a kit's rating reaches its documents
+
+
+def test_an_order_log_from_before_logged_kits_is_read_and_extended(tmp_path):
+    path = tmp_path / "o.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, created TEXT NOT NULL, text TEXT NOT NULL,"
+               " constraints TEXT NOT NULL, kit_id TEXT NOT NULL, kit TEXT NOT NULL, themes TEXT NOT NULL,"
+               " weak INTEGER NOT NULL, unmet TEXT NOT NULL, user TEXT)")
+    db.execute("INSERT INTO orders (created, text, constraints, kit_id, kit, themes, weak, unmet) VALUES"
+               " ('2026-01-01T00:00:00+00:00', '旧单', '{}', 'old', '{\"id\": \"old\", \"doc_ids\": [\"d1\"]}',"
+               " '[]', 1, '[]')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.log_order("新单", {}, {"id": "new", "doc_ids": ["d2"]}, [], True, [])
+    assert [(o["text"], o["kit"]["id"]) for o in store.orders(kits="weak")] == [("新单", "new"), ("旧单", "old")]
+    assert store.kit("old") == {"id": "old", "doc_ids": ["d1"]}
+    assert Store(path).kit("new") == {"id": "new", "doc_ids": ["d2"]}  # opening it again migrates nothing twice
