@@ -6,7 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,12 @@ from kb.vocab import Vocabulary
 
 MODES = ("hybrid", "keyword", "dense")
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
+
+
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
 RESULT_CACHE = 1024
 EXPANSION_TERMS = 8  # the lexicon's first formal terms searched as keywords
 
@@ -174,7 +180,12 @@ class Searcher:
         dense_text = query.text
         if cfg.expand_dense and query.expansions:
             dense_text = f"{query.text}（{'、'.join(query.expansions[:cfg.expand_dense])}）"
-        vector = _pool.submit(self.query_vector, dense_text) if mode != "keyword" and searchable else None
+        vector = None
+        if mode != "keyword" and searchable:
+            with self._lock:
+                known = self._vectors.get(dense_text)
+            # a kit searches five times with one query text: only the first needs the model
+            vector = _pool.submit(self.query_vector, dense_text) if known is None else _done(known)
         expanded_job = None
         if mode == "hybrid" and cfg.expand_keyword and query.expansions and searchable:
             extra = [t for e in query.expansions[:EXPANSION_TERMS] for t in tokens(e, self.vocab.all_words())]

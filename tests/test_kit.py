@@ -180,3 +180,21 @@ def test_cached_kits_outlive_a_ratings_reread_but_not_new_ratings(small_kb, monk
     for _ in range(3):
         small_kb.store.add_feedback("doc", first.cases[0].doc_id, 5)
     assert small_kb.order(order, today=day, log=False) is not first  # ratings moved: built again
+
+
+def test_a_kit_asks_the_model_thread_pool_for_its_query_vector_once(full_kb, monkeypatch):
+    """A kit runs five searches with one query text; only the first needs the model (the rest
+    would be thread round trips for a vector already remembered)."""
+    import kb.search as search_module
+
+    asked, submit = [], search_module._pool.submit
+
+    def counting(fn, *args):
+        if getattr(fn, "__name__", "") == "query_vector":
+            asked.append(args[0])
+        return submit(fn, *args)
+
+    monkeypatch.setattr(search_module._pool, "submit", counting)
+    full_kb.searcher.clear_caches()
+    full_kb.order(Order("清明节前带年轻党员去烈士陵园 一个半小时 二十人"), log=False, today=dt.date(2026, 3, 20))
+    assert len(asked) == 1
