@@ -20,14 +20,14 @@ from kb.vocab import Vocabulary
 
 MODES = ("hybrid", "keyword", "dense")
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-embed")
+RESULT_CACHE = 1024
+EXPANSION_TERMS = 8  # the lexicon's first formal terms searched as keywords
 
 
 def _done(value) -> Future:
     future: Future = Future()
     future.set_result(value)
     return future
-RESULT_CACHE = 1024
-EXPANSION_TERMS = 8  # the lexicon's first formal terms searched as keywords
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,7 @@ class Searcher:
             dense_text = f"{query.text}（{'、'.join(query.expansions[:cfg.expand_dense])}）"
         vector = None
         if mode != "keyword" and searchable:
-            with self._lock:
-                known = self._vectors.get(dense_text)
+            known = self._remembered_vector(dense_text)
             # a kit searches five times with one query text: only the first needs the model
             vector = _pool.submit(self.query_vector, dense_text) if known is None else _done(known)
         expanded_job = None
@@ -285,10 +284,13 @@ class Searcher:
             self._vectors.clear()
             self._understood.clear()
 
+    def _remembered_vector(self, text: str):
+        with self._lock:
+            return self._vectors.get(text)
+
     def query_vector(self, text: str):
         """The query's embedding, remembered for repeated queries (kits search several times)."""
-        with self._lock:
-            cached = self._vectors.get(text)
+        cached = self._remembered_vector(text)
         if cached is None:
             cached = self.embedder.embed_query(text)
             with self._lock:
