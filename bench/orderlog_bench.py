@@ -19,7 +19,7 @@ from pathlib import Path
 from common import orders, real_kb, table
 
 from kb.kit import Order
-from kb.store import SCHEMA, Store, now
+from kb.store import SCHEMA, LoggedKit, Store, now
 
 INLINE = """
 CREATE TABLE orders (
@@ -65,7 +65,7 @@ def main() -> None:
         store = Store(once)
         start = time.perf_counter()
         for text, kit in drawn:
-            store.log_order(text, kit.order, kit.to_dict(), kit.understood["themes"], False, [])
+            store.log_order(text, kit.order, LoggedKit.of(kit.to_dict()), kit.understood["themes"], False, [])
         store.flush()
         once_seconds = time.perf_counter() - start
         distinct = store.db.execute("SELECT count(*) FROM logged_kits").fetchone()[0]

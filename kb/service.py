@@ -15,7 +15,7 @@ from kb.kit import Kit, KitBuilder, Order
 from kb.library import Library, load_library
 from kb.search import Searcher
 from kb.settings import Settings
-from kb.store import Rating, Store
+from kb.store import LoggedKit, Rating, Store
 from kb.vocab import Vocabulary
 
 RATINGS_SECONDS = 30
@@ -114,16 +114,18 @@ class KB:
         ratings, version = self._rated()
         key = (order.key(), when, self.searcher.index().build.name, version)
         with self._lock:
-            kit = self._kits.get(key)
-            if kit is not None:
+            cached = self._kits.get(key)
+            if cached is not None:
                 self._kits.move_to_end(key)
-        if kit is None:
+        if cached is None:
             kit = KitBuilder(self.searcher, self.library(), self.calendar, ratings).build(order, today=when)
+            cached = (kit, LoggedKit.of(kit.to_dict()), is_weak(kit))  # serialised once, logged with every order
             with self._lock:
-                self._kits[key] = kit
+                self._kits[key] = cached
                 while len(self._kits) > KIT_CACHE:
                     self._kits.popitem(last=False)
+        kit, logged, weak = cached
         if log:
-            self.store.log_order(order.text, kit.order, kit.to_dict(), kit.understood["themes"],
-                                 weak=is_weak(kit), unmet=kit.notes, user=user)
+            self.store.log_order(order.text, kit.order, logged, kit.understood["themes"],
+                                 weak=weak, unmet=kit.notes, user=user)
         return kit

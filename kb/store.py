@@ -72,10 +72,28 @@ class Rating:
         return 1 + RATING_EFFECT * (self.smoothed - self.prior) / 2
 
 
+@dataclass(frozen=True)
+class LoggedKit:
+    """A kit as the order log keeps it, serialised once: a cached kit is logged with every order."""
+
+    id: str
+    json: str
+    digest: str
+
+    @classmethod
+    def of(cls, data: dict) -> LoggedKit:
+        if not isinstance(data.get("id"), str):
+            raise ValueError("a logged kit needs its id")
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return cls(data["id"], text, hashlib.sha1(text.encode()).hexdigest())
+
+
 ORDER_QUEUE_MAX = 10_000  # orders waiting for the writer before log_order waits too (the disk is stuck)
 
 WRITER_IDLE_SECONDS = 30
-_KIT = "coalesce(k.kit, o.kit)"  # a logged order's kit: stored once in logged_kits, or inline in older logs
+# A logged order's kit: stored once in logged_kits, or inline in orders.kit in older logs.
+_KIT = "coalesce(k.kit, o.kit)"
+_ORDERS_WITH_KITS = "orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
 log = logging.getLogger("kb.store")
 
 
@@ -139,14 +157,12 @@ class Store:
             db.execute("COMMIT")
 
     # orders -----------------------------------------------------------------------------------
-    def log_order(self, text: str, constraints: dict, kit: dict, themes: list[str], weak: bool,
+    def log_order(self, text: str, constraints: dict, kit: LoggedKit, themes: list[str], weak: bool,
                   unmet: list[str], user: str | None = None) -> None:
         """Queue an order for the log; the writer thread commits it (see the class docstring)."""
-        if not isinstance(text, str) or not isinstance(kit.get("id"), str):
-            raise ValueError("an order needs its text and its kit's id")
-        logged = json.dumps(kit, ensure_ascii=False, sort_keys=True)
-        digest = hashlib.sha1(logged.encode()).hexdigest()
-        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit["id"], digest, logged,
+        if not isinstance(text, str):
+            raise ValueError("an order needs its text")
+        row = (now(), text, json.dumps(constraints, ensure_ascii=False), kit.id, kit.digest, kit.json,
                json.dumps(themes, ensure_ascii=False), int(weak), json.dumps(unmet, ensure_ascii=False), user)
         with self._orders:
             while len(self._queued) >= ORDER_QUEUE_MAX:
@@ -214,7 +230,7 @@ class Store:
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             logged.update(self.db.execute(
-                f"SELECT o.id, {_KIT} FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+                f"SELECT o.id, {_KIT} FROM {_ORDERS_WITH_KITS}"
                 f" WHERE o.id IN ({','.join('?' * len(part))})", part).fetchall())
         for order in found:
             if order["id"] in logged:
@@ -230,7 +246,7 @@ class Store:
 
     def kit(self, kit_id: str) -> dict | None:
         self.flush()
-        row = self.db.execute(f"SELECT {_KIT} AS kit FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+        row = self.db.execute(f"SELECT {_KIT} AS kit FROM {_ORDERS_WITH_KITS}"
                               " WHERE o.kit_id = ? ORDER BY o.id DESC LIMIT 1", [kit_id]).fetchone()
         return json.loads(row["kit"]) if row else None
 
@@ -269,7 +285,7 @@ class Store:
             self.flush()
             members = {}
             for row in self.db.execute(  # only the kits someone rated, one logged copy each
-                    f"SELECT o.kit_id, {_KIT} AS kit FROM orders o LEFT JOIN logged_kits k ON k.digest = o.kit_digest"
+                    f"SELECT o.kit_id, {_KIT} AS kit FROM {_ORDERS_WITH_KITS}"
                     " WHERE o.kit_id IN (SELECT target_id FROM feedback WHERE target_type = 'kit') GROUP BY o.kit_id"):
                 members[row["kit_id"]] = json.loads(row["kit"]).get("doc_ids", [])
             for vote in kit_votes:

@@ -16,7 +16,7 @@ from kb.errors import DocumentNotFound, InvalidQuery
 from kb.gaps import demand_gaps
 from kb.kit import Order
 from kb.similar import similar
-from kb.store import Store
+from kb.store import LoggedKit, Store
 
 
 def test_similar_cases_exclude_themselves_and_explain(full_kb):
@@ -138,7 +138,7 @@ def test_orders_are_logged_behind_the_request_in_group_commits(tmp_path, monkeyp
     with store._writing:  # a transaction in progress (or a slow disk): 点单 does not wait for it
         started = time.perf_counter()
         for i in range(5):
-            store.log_order(f"排队{i}", {"headcount": i}, {"id": f"q{i}"}, ["廉洁教育"], False, [])
+            store.log_order(f"排队{i}", {"headcount": i}, LoggedKit.of({"id": f"q{i}"}), ["廉洁教育"], False, [])
         assert time.perf_counter() - started < 1.0
         assert store.db.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
     logged = store.orders(kits="all")  # a read waits for the queue: this process reads its own writes
@@ -148,7 +148,7 @@ def test_orders_are_logged_behind_the_request_in_group_commits(tmp_path, monkeyp
 
     def order(n):
         for i in range(40):
-            store.log_order(f"点单{n}-{i}", {}, {"id": f"k{n}x{i}"}, [], False, [])
+            store.log_order(f"点单{n}-{i}", {}, LoggedKit.of({"id": f"k{n}x{i}"}), [], False, [])
 
     threads = [threading.Thread(target=order, args=(n,)) for n in range(8)]
     for t in threads:
@@ -163,7 +163,9 @@ def test_orders_are_logged_behind_the_request_in_group_commits(tmp_path, monkeyp
 def test_an_order_the_table_refuses_fails_alone(tmp_path, monkeypatch, caplog):
     store = Store(tmp_path / "o.sqlite")
     with pytest.raises(ValueError):
-        store.log_order(None, {}, {"id": "k"}, [], False, [])  # refused before it is queued
+        store.log_order(None, {}, LoggedKit.of({"id": "k"}), [], False, [])  # refused before it is queued
+    with pytest.raises(ValueError):
+        LoggedKit.of({"title": "没有标识的资料包"})
     insert = store._insert_orders
 
     def refuse_poison(batch):  # as if SQLite refused one row: the whole transaction fails
@@ -174,7 +176,7 @@ def test_an_order_the_table_refuses_fails_alone(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(store, "_insert_orders", refuse_poison)
     with store._writing:
         for text in ("好单1", "坏单", "好单2"):
-            store.log_order(text, {}, {"id": text}, [], False, [])
+            store.log_order(text, {}, LoggedKit.of({"id": text}), [], False, [])
     assert store.flush(timeout=10)
     assert sorted(o["text"] for o in store.orders()) == ["好单1", "好单2"]
     assert "坏单" in caplog.text
@@ -182,9 +184,9 @@ def test_an_order_the_table_refuses_fails_alone(tmp_path, monkeypatch, caplog):
 
 def test_queued_orders_are_written_before_the_process_exits(tmp_path):
     script = (
-        "import sys; from pathlib import Path; from kb.store import Store\n"
+        "import sys; from pathlib import Path; from kb.store import LoggedKit, Store\n"
         "s = Store(Path(sys.argv[1]))\n"
-        "for i in range(300): s.log_order(f'退出前{i}', {}, {'id': str(i)}, [], False, [])\n"
+        "for i in range(300): s.log_order(f'退出前{i}', {}, LoggedKit.of({'id': str(i)}), [], False, [])\n"
     )
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "o.sqlite")], check=True, timeout=60,
                    cwd=Path(__file__).resolve().parent.parent)
@@ -196,12 +198,12 @@ def test_an_idle_order_writer_ends_and_the_next_order_starts_another(tmp_path, m
 
     monkeypatch.setattr(store_module, "WRITER_IDLE_SECONDS", 0.05)
     store = Store(tmp_path / "o.sqlite")
-    store.log_order("第一单", {}, {"id": "a"}, [], False, [])
+    store.log_order("第一单", {}, LoggedKit.of({"id": "a"}), [], False, [])
     deadline = time.time() + 5
     while store._writer is not None and time.time() < deadline:
         time.sleep(0.01)
     assert store._writer is None  # no thread left behind by an idle store
-    store.log_order("第二单", {}, {"id": "b"}, [], False, [])
+    store.log_order("第二单", {}, LoggedKit.of({"id": "b"}), [], False, [])
     assert [o["text"] for o in store.orders()] == ["第二单", "第一单"]
 
 
@@ -209,8 +211,8 @@ def test_a_kit_ordered_many_times_is_logged_once(tmp_path):
     store = Store(tmp_path / "o.sqlite")
     popular = {"id": "k1", "doc_ids": ["lecture-a", "case-b"], "title": "廉洁教育" * 200}
     for i in range(50):
-        store.log_order(f"廉洁教育 第{i}单", {}, popular, ["廉洁教育"], False, [])
-    store.log_order("另一个主题", {}, {"id": "k2", "doc_ids": ["case-c"]}, [], True, ["时长"])
+        store.log_order(f"廉洁教育 第{i}单", {}, LoggedKit.of(popular), ["廉洁教育"], False, [])
+    store.log_order("另一个主题", {}, LoggedKit.of({"id": "k2", "doc_ids": ["case-c"]}), [], True, ["时长"])
     logged = store.orders(kits="all")
     assert len(logged) == 51 and all(o["kit"]["id"] in ("k1", "k2") for o in logged)
     assert logged[1]["kit"] == popular and store.kit("k1") == popular
@@ -232,7 +234,19 @@ def test_an_order_log_from_before_logged_kits_is_read_and_extended(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    store.log_order("新单", {}, {"id": "new", "doc_ids": ["d2"]}, [], True, [])
+    store.log_order("新单", {}, LoggedKit.of({"id": "new", "doc_ids": ["d2"]}), [], True, [])
     assert [(o["text"], o["kit"]["id"]) for o in store.orders(kits="weak")] == [("新单", "new"), ("旧单", "old")]
     assert store.kit("old") == {"id": "old", "doc_ids": ["d1"]}
     assert Store(path).kit("new") == {"id": "new", "doc_ids": ["d2"]}  # opening it again migrates nothing twice
+
+
+def test_a_cached_kit_is_serialised_once_however_often_it_is_ordered(small_kb, monkeypatch):
+    from kb.kit import Kit
+
+    calls, to_dict = [], Kit.to_dict
+    monkeypatch.setattr(Kit, "to_dict", lambda self: calls.append(1) or to_dict(self))
+    for _ in range(3):
+        kit = small_kb.order(Order("廉洁教育 一小时"), today=dt.date(2026, 6, 15))
+    logged = small_kb.store.orders(kits="all")
+    assert len(calls) == 1  # the order log reuses the JSON made when the kit was built
+    assert [o["kit"]["id"] for o in logged] == [kit.id] * 3 and logged[0]["kit"] == to_dict(kit)
